@@ -1,0 +1,1 @@
+"""watchbot: monitoring bot and alert service for Syria accountability news."""

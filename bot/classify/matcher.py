@@ -1,0 +1,78 @@
+"""One Aho-Corasick pass over normalised text finds every rule term at once.
+
+Word boundaries are checked after the pass: text is normalised to words
+separated by single spaces, prefix terms may run on, and Arabic terms may carry
+clitics (و ف ب ل ك ال) in front.
+"""
+
+from __future__ import annotations
+
+import ahocorasick
+
+from bot.classify.compiler import Pattern
+from bot.classify.normalize import ARABIC_CLITICS
+
+# A term found in text: (pattern id, start, end) in the normalised text.
+Hit = tuple[int, int, int]
+
+
+class Matcher:
+    """Finds whole-word occurrences of the compiled patterns.
+
+    Text is searched as " words " so Latin keys carry their boundaries
+    (" key " or " key" for prefixes) and the automaton reports only real
+    matches; Arabic keys omit the left space and get a clitic check instead.
+    """
+
+    def __init__(self, patterns: list[Pattern], masks: set[int], mask_only: set[int]) -> None:
+        self._masks = masks  # patterns that are protected names
+        self._mask_only = mask_only  # ... and used by no rule, so never reported
+        self._auto = ahocorasick.Automaton()
+        by_key: dict[str, list[int]] = {}
+        for pid, p in enumerate(patterns):
+            key = ("" if p.arabic else " ") + p.key + ("" if p.prefix else " ")
+            by_key.setdefault(key, []).append(pid)
+        for key, pids in by_key.items():
+            arabic = not key.startswith(" ")
+            # Offset from the key's first character to the term in unpadded text.
+            shift = -1 if arabic else 0
+            size = len(key.strip())
+            has_mask = any(pid in masks for pid in pids)
+            self._auto.add_word(key, (len(key), shift, size, arabic, has_mask, tuple(pids)))
+        if by_key:
+            self._auto.make_automaton()
+        self._empty = not by_key
+
+    def find(self, text: str) -> list[Hit]:
+        """All boundary-respecting hits, minus those inside a protected name.
+
+        Offsets refer to `text`; callers pass the normalised text.
+        """
+        if self._empty or not text:
+            return []
+        padded = f" {text} "
+        hits: list[Hit] = []
+        masked = False
+        clitics = ARABIC_CLITICS.fullmatch
+        for last, (length, shift, size, arabic, has_mask, pids) in self._auto.iter(padded):
+            start = last - length + 1  # in padded: the space before the term, or its 1st letter
+            if arabic:
+                word_start = padded.rfind(" ", 0, start) + 1
+                if word_start != start and not clitics(padded, word_start, start):
+                    continue
+            begin = start + shift
+            masked = masked or has_mask
+            for pid in pids:
+                hits.append((pid, begin, begin + size))
+        return self._unmasked(hits) if masked else hits
+
+    def _unmasked(self, hits: list[Hit]) -> list[Hit]:
+        spans = [(start, end) for pid, start, end in hits if pid in self._masks]
+        kept: list[Hit] = []
+        for hit in hits:
+            pid, start, end = hit
+            if pid in self._mask_only:
+                continue
+            if not any(s <= start and end <= e and end - start < e - s for s, e in spans):
+                kept.append(hit)
+        return kept

@@ -1,0 +1,98 @@
+"""Text normalisation shared by rule terms and item text.
+
+Rules and articles go through the same function, so a term written once matches
+every spelling journalists use: case, accents (French, German), Arabic letter
+variants, diacritics and tatweel, HTML leftovers and punctuation.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Marks left after NFKD: Latin accents and Arabic harakat/hamza marks.
+_MARKS = re.compile(r"[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]+")
+# Arabic letter variants folded to one form (alef forms are handled by NFKD + _MARKS).
+# A replace chain: much faster than str.translate with a dict on long texts.
+_LETTERS: tuple[tuple[str, str], ...] = (
+    ("\u0623", "\u0627"),  # alef with hamza above -> alef
+    ("\u0625", "\u0627"),  # alef with hamza below -> alef
+    ("\u0622", "\u0627"),  # alef with madda -> alef
+    ("\u0624", "\u0648"),  # waw with hamza -> waw
+    ("\u0626", "\u064a"),  # ya with hamza -> ya
+    ("\u0649", "\u064a"),  # alef maqsura -> ya
+    ("\u06cc", "\u064a"),  # Persian ya -> ya
+    ("\u0629", "\u0647"),  # ta marbuta -> ha
+    ("\u06a9", "\u0643"),  # Persian kaf -> kaf
+    ("\u0671", "\u0627"),  # alef wasla -> alef
+    ("\u0640", ""),  # tatweel
+    *((chr(0x0660 + d), str(d)) for d in range(10)),  # Arabic-Indic digits
+    *((chr(0x06F0 + d), str(d)) for d in range(10)),  # Persian digits
+)
+_NON_WORD = re.compile(r"[\W_]+")
+# ASCII fast path: lowercase letters and digits kept, every other byte a space.
+_ASCII_TABLE = bytes(
+    (c | 0x20) if chr(c).isalpha() else c if chr(c).isdigit() else 0x20 for c in range(256)
+)
+# General path: same for UTF-8 bytes, leaving multi-byte characters (>= 0x80) intact.
+_UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
+_NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]+")
+# Typographic punctuation common in English copy; folding it keeps text ASCII.
+_TYPOGRAPHY = ("\u2019", "\u2018", "\u201c", "\u201d", "\u2013", "\u2014", "\u2026", "\xa0")
+_SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_ARABIC_BLOCK = re.compile(r"[\u0600-\u06ff]")
+_HARAKAT = tuple(chr(c) for c in (*range(0x064B, 0x0653), 0x0670))  # vowel signs
+# What may stand in front of an Arabic word: wa/fa, then bi/li/ka, then the article;
+# or wa/fa + "lil" (li + al). Checked against the text between a space and a term.
+ARABIC_CLITICS = re.compile(r"[وف]?(?:[بلك]?(?:ال)?|لل)")
+
+
+def strip_html(text: str) -> str:
+    """Drop tags and decode entities so markup never produces or hides a match."""
+    if "<" in text:
+        text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", text))
+    if "&" in text:
+        text = html.unescape(text)
+    return text
+
+
+def normalise(text: str) -> str:
+    """Fold text to lowercase words separated by single spaces.
+
+    Case folding and NFKC-equivalent compatibility folding; accents and Arabic
+    diacritics removed; Arabic alef/hamza/ya/ta-marbuta variants and tatweel
+    unified; punctuation turned into word breaks.
+    """
+    if not text.isascii():
+        for char in _TYPOGRAPHY:
+            if char in text:
+                text = text.replace(char, " ")
+    if text.isascii():  # fast path: NFKC and accents cannot change ASCII
+        return " ".join(text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split())
+    text = text.casefold()
+    arabic = _ARABIC_BLOCK.search(text) is not None
+    if arabic:  # fold letter variants first: cheaper than decomposing them
+        for old, new in _LETTERS:
+            if old in text:
+                text = text.replace(old, new)
+    # Compatibility decomposition (NFKD: same equivalence as NFKC) splits accents
+    # off letters; the marks are then dropped. Arabic news rarely needs it.
+    folded = unicodedata.normalize("NFKD", text)
+    if not arabic or folded != text or any(mark in text for mark in _HARAKAT):
+        text = _MARKS.sub("", folded)
+    # ASCII punctuation via a byte table (fast), the rare non-ASCII kind via regex.
+    text = text.encode("utf-8").translate(_UTF8_TABLE).decode("utf-8")
+    return " ".join(_NON_ASCII_NON_WORD.sub(" ", text).split())
+
+
+def has_arabic(text: str) -> bool:
+    """True when the text contains Arabic letters (used to add Arabic rules)."""
+    return _ARABIC_LETTER.search(text) is not None
+
+
+def is_arabic_word(word: str) -> bool:
+    """True when a term starts with an Arabic letter, so clitics may precede it."""
+    return bool(word) and _ARABIC_LETTER.match(word) is not None

@@ -1,0 +1,142 @@
+"""`watchbot run`: the scheduler, the poller, the notifiers and (with a token) the Telegram bot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.config import Settings
+from bot.dispatch import ConsoleNotifier, Notifier, dispatch_pending
+from bot.feeds_file import load_feeds_file
+from bot.poller import Poller
+from bot.relevance import RulesHolder
+from bot.reload import FeedsWatcher, apply_config
+from storage.db import create_schema, make_engine, session_scope
+from storage.feeds import release_leases
+
+log = logging.getLogger("watchbot")
+RELOAD_CHECK_SECONDS = 5
+
+
+async def run_service(settings: Settings) -> None:
+    config = load_feeds_file(settings.feeds_file)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    rules = RulesHolder(config.topics)
+    apply_config(engine, config)
+    watcher = FeedsWatcher(settings.feeds_file, engine, rules, config)
+    poller = Poller(
+        engine,
+        rules,
+        user_agent=settings.user_agent,
+        concurrency=settings.poll_concurrency,
+        per_host=settings.per_host_concurrency,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    notifiers: list[Notifier] = []
+    token = settings.telegram_token
+    if token is None:
+        notifiers.append(ConsoleNotifier())
+    else:
+        from bot.telegram.notifier import TelegramNotifier
+
+        notifiers.append(TelegramNotifier(settings))
+
+    running: set[asyncio.Task[Any]] = set()
+
+    async def tick() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
+        try:
+            summary = await poller.poll()
+            pushed = await asyncio.to_thread(dispatch_pending, engine, notifiers)
+            if summary.outcomes:
+                log.info(
+                    "poll: %d feeds, %d fetched, %d not modified, %d failed, %d new items, "
+                    "%d relevant pushed",
+                    len(summary.outcomes),
+                    summary.count("fetched"),
+                    summary.count("not_modified") + summary.count("unchanged"),
+                    summary.count("failed"),
+                    summary.new_items,
+                    pushed,
+                )
+        except Exception:
+            log.exception("poll tick failed; the next tick will try again")
+        finally:
+            if task is not None:
+                running.discard(task)
+
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=settings.poll_tick_seconds,
+        next_run_time=datetime.now(),
+        max_instances=1,
+        coalesce=True,
+        id="poll",
+    )
+    scheduler.add_job(
+        watcher.check,
+        "interval",
+        seconds=RELOAD_CHECK_SECONDS,
+        max_instances=1,
+        coalesce=True,
+        id="reload",
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    scheduler.start()
+    output = "console" if token is None else "Telegram"
+    log.info(
+        "watchbot started: %d feeds from %s, %d topics, database %s, alerts to %s%s",
+        len(config.feeds),
+        settings.feeds_file,
+        len(rules.classifier.topic_labels),
+        _safe_db_url(settings.database_url),
+        output,
+        " (set WATCHBOT_TELEGRAM_TOKEN for Telegram)" if token is None else "",
+    )
+    tasks: list[asyncio.Task[None]] = []
+    if token is not None:
+        from bot.telegram.app import run_telegram
+
+        tasks.append(
+            asyncio.create_task(
+                run_telegram(settings, engine, scheduler, stop, rules.classifier.topic_labels)
+            )
+        )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: finishing in-flight work")
+        scheduler.shutdown(wait=False)
+        for t in list(running):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for task in tasks:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=8)
+        with session_scope(engine) as session:
+            release_leases(session, poller.owner)
+        poller.close()
+        engine.dispose()
+        log.info("stopped")
+
+
+def _safe_db_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

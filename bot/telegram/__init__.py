@@ -1,0 +1,1 @@
+"""Telegram delivery: subscribers, alerts, digests, admin commands and a flood-safe outbox."""
