@@ -46,10 +46,19 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://localhost:8080", description="Public base URL of the HTTP server."
     )
-    http_port: int = Field(8080, description="Port of the HTTP server (health, unsubscribe).")
+    http_port: int = Field(
+        8080, description="Port of the HTTP server (health, metrics, unsubscribe); 0 turns it off."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level."
     )
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="Log lines as plain text or one JSON object per line."
+    )
+    auto_migrate: bool = Field(
+        False, description="Upgrade an out-of-date database schema at start instead of refusing."
+    )
+    webhook_port: int = Field(8443, description="Local port the webhook listener binds to.")
     poll_tick_seconds: int = Field(30, description="How often the scheduler looks for due feeds.")
     poll_concurrency: int = Field(20, description="Feeds fetched at once.")
     per_host_concurrency: int = Field(3, description="Feeds fetched at once from one host.")
@@ -63,6 +72,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -91,7 +105,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return v
 
-    @field_validator("smtp_port", "http_port")
+    @field_validator("smtp_port", "http_port", "webhook_port")
     @classmethod
     def _port(cls, v: int) -> int:
         if not 0 <= v <= 65535:

@@ -62,7 +62,6 @@ ADMIN_COMMANDS = (
     ("broadcast", "Send a text to every active chat (asks to confirm)"),
 )
 DIGEST_JOB_ID = "telegram-digests"
-WEBHOOK_DEFAULT_PORT = 8443
 
 
 def file_url(api_url: str) -> str:
@@ -196,13 +195,13 @@ class TelegramService:
         parts = urlsplit(url)
         await updater.start_webhook(
             listen="0.0.0.0",
-            port=parts.port or WEBHOOK_DEFAULT_PORT,
+            port=self.settings.webhook_port,
             url_path=parts.path.lstrip("/"),
             webhook_url=url,
             secret_token=webhook_secret(self.token),
             allowed_updates=Update.ALL_TYPES,
         )
-        log.info("telegram: webhook listening on port %s", parts.port or WEBHOOK_DEFAULT_PORT)
+        log.info("telegram: webhook listening on port %s", self.settings.webhook_port)
 
     async def run(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
         if not await self._initialize(stop):
