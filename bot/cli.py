@@ -25,7 +25,7 @@ def _settings() -> Settings:
 def _setup(settings: Settings) -> None:
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level_number)
+    configure_logging(settings)
 
 
 def parse_since(value: str) -> timedelta:

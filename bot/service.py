@@ -11,12 +11,14 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import metrics
 from bot.config import Settings
 from bot.dispatch import ConsoleNotifier, Notifier, dispatch_pending
 from bot.feeds_file import load_feeds_file
 from bot.poller import Poller
 from bot.relevance import RulesHolder
 from bot.reload import FeedsWatcher, apply_config
+from bot.web import Heartbeat, start_http
 from storage.db import create_schema, make_engine, session_scope
 from storage.feeds import release_leases
 
@@ -38,6 +40,9 @@ async def run_service(settings: Settings) -> None:
         concurrency=settings.poll_concurrency,
         per_host=settings.per_host_concurrency,
         max_body_bytes=settings.max_body_bytes,
+        fetch_deadline=settings.fetch_timeout_seconds,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
     )
     notifiers: list[Notifier] = []
     token = settings.telegram_token
@@ -49,14 +54,21 @@ async def run_service(settings: Settings) -> None:
         notifiers.append(TelegramNotifier(settings))
 
     running: set[asyncio.Task[Any]] = set()
+    heartbeat = Heartbeat(tick_seconds=settings.poll_tick_seconds)
 
     async def tick() -> None:
         task = asyncio.current_task()
         if task is not None:
             running.add(task)
+        heartbeat.begin()
         try:
-            summary = await poller.poll()
+            with metrics.POLL_DURATION.time():
+                summary = await poller.poll()
             pushed = await asyncio.to_thread(dispatch_pending, engine, notifiers)
+            for outcome in summary.outcomes:
+                metrics.FEEDS_POLLED.labels(outcome.status).inc()
+            metrics.ITEMS_NEW.inc(summary.new_items)
+            metrics.ITEMS_RELEVANT.inc(summary.relevant_items)
             if summary.outcomes:
                 log.info(
                     "poll: %d feeds, %d fetched, %d not modified, %d failed, %d new items, "
@@ -71,6 +83,7 @@ async def run_service(settings: Settings) -> None:
         except Exception:
             log.exception("poll tick failed; the next tick will try again")
         finally:
+            heartbeat.end()
             if task is not None:
                 running.discard(task)
 
@@ -98,6 +111,7 @@ async def run_service(settings: Settings) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     scheduler.start()
+    http = await start_http(settings, engine, heartbeat)
     output = "console" if token is None else "Telegram"
     log.info(
         "watchbot started: %d feeds from %s, %d topics, database %s, alerts to %s%s",
@@ -129,6 +143,8 @@ async def run_service(settings: Settings) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=8)
+        if http is not None:
+            await http.cleanup()
         with session_scope(engine) as session:
             release_leases(session, poller.owner)
         poller.close()

@@ -88,7 +88,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) 
             monkeypatch.delenv(var)
     monkeypatch.setenv("WATCHBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("WATCHBOT_FEEDS_FILE", str(tmp_path / "feeds.yaml"))
+    monkeypatch.setenv("WATCHBOT_HTTP_PORT", "0")  # tests that serve HTTP pick a free port
     return tmp_path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_feeds(workdir: Path, feeds: list[dict[str, Any]]) -> Path:

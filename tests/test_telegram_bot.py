@@ -388,8 +388,9 @@ def free_port() -> int:
 
 async def test_webhook_mode(fake_bot_api: FakeBotAPI, database_url: str) -> None:
     engine = make_db(database_url)
-    url = f"http://127.0.0.1:{free_port()}/telegram-hook"
-    async with running_bot(fake_bot_api, engine, webhook_url=url):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram-hook"
+    async with running_bot(fake_bot_api, engine, webhook_url=url, webhook_port=port):
         assert fake_bot_api.webhook is not None and fake_bot_api.webhook["url"] == url
         secret = fake_bot_api.webhook["secret_token"]
         assert secret == webhook_secret(TOKEN) and TOKEN not in secret

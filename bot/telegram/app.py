@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.leader import Leadership
 from bot.telegram import subscribers
 from bot.telegram.admin import AdminHandlers
 from bot.telegram.digest import enqueue_due_digests
@@ -109,6 +110,7 @@ class TelegramService:
             .build()
         )
         self.sender = Sender(self.app.bot, engine, pacing)
+        self.leadership = Leadership(engine)
         self.subscriber_handlers = SubscriberHandlers(engine, self.topics)
         self.admin_handlers = AdminHandlers(
             engine, self.topics, settings.admin_ids, self.sender.wake
@@ -184,14 +186,20 @@ class TelegramService:
             delay = min(delay * 2, 60.0)
         return False
 
-    async def _start_updates(self) -> None:
+    async def _start_polling(self) -> None:
         updater = self.app.updater
         assert updater is not None
-        url = self.settings.webhook_url
-        if url is None:
-            await updater.start_polling(allowed_updates=Update.ALL_TYPES)
-            log.info("telegram: long polling started")
-            return
+        await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("telegram: long polling started")
+
+    async def _stop_polling(self) -> None:
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+
+    async def _start_webhook(self, url: str) -> None:
+        updater = self.app.updater
+        assert updater is not None
         parts = urlsplit(url)
         await updater.start_webhook(
             listen="0.0.0.0",
@@ -203,6 +211,29 @@ class TelegramService:
         )
         log.info("telegram: webhook listening on port %s", self.settings.webhook_port)
 
+    async def _lead(self, stop: asyncio.Event) -> None:
+        """While this instance leads: long-poll for updates and drain the outbox. If the lead is
+        lost (its database connection dropped), stop both and stand by again."""
+        while not stop.is_set():
+            if not await self.leadership.acquire(stop):
+                return
+            lost = asyncio.Event()
+            done = asyncio.Event()
+            watcher = asyncio.create_task(self.leadership.watch(stop, lost))
+            relay = asyncio.create_task(_set_when_any(done, stop, lost))
+            try:
+                if self.settings.webhook_url is None:
+                    await self._start_polling()
+                await self.sender.run(done)  # returns once `done` is set and sends in flight end
+            finally:
+                await self._stop_polling()
+                for task in (watcher, relay):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if lost.is_set():
+                await self.leadership.release()
+
     async def run(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
         if not await self._initialize(stop):
             return
@@ -212,7 +243,8 @@ class TelegramService:
             except TelegramError as err:  # the menu is a nicety; alerts matter more
                 log.warning("telegram: command menu not set: %s", redact(str(err)))
             await self.app.start()
-            await self._start_updates()
+            if self.settings.webhook_url is not None:  # webhooks may run in every instance
+                await self._start_webhook(self.settings.webhook_url)
             scheduler.add_job(
                 self.digest_tick,
                 "interval",
@@ -222,16 +254,26 @@ class TelegramService:
                 max_instances=1,
                 coalesce=True,
             )
-            await self.sender.run(stop)  # returns once `stop` is set and sends in flight end
+            await self._lead(stop)
         finally:
+            await self.leadership.release()
             with contextlib.suppress(Exception):
                 scheduler.remove_job(DIGEST_JOB_ID)
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
+            await self._stop_polling()
             if self.app.running:
                 await self.app.stop()
             await self.app.shutdown()
             log.info("telegram: stopped")
+
+
+async def _set_when_any(target: asyncio.Event, *events: asyncio.Event) -> None:
+    waits = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        target.set()
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 async def run_telegram(
