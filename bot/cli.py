@@ -41,7 +41,27 @@ def parse_since(value: str) -> timedelta:
     }[unit]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns the errors any command can meet (schema too old, database unreachable) into one
+    sentence instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.exc import OperationalError
+
+        from storage.schema import SchemaError
+
+        try:
+            return super().invoke(ctx)
+        except SchemaError as err:
+            raise click.ClickException(str(err)) from None
+        except OperationalError as err:
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else type(err).__name__
+            raise click.ClickException(
+                f"Cannot use the database (WATCHBOT_DATABASE_URL): {reason}."
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """watchbot: monitors news feeds for Syria accountability news and alerts subscribers.
 
@@ -232,6 +252,85 @@ def items(since: str, relevant: bool, limit: int, as_json: bool) -> None:
             click.echo(f"No {'relevant ' if relevant else ''}items in the last {since}.")
         for it in rows:
             click.echo(format_item(it, names.get(it.feed_id, "?")))
+
+
+@main.group()
+def db() -> None:
+    """Database schema: status and migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply schema migrations (run this after upgrading watchbot)."""
+    from storage.db import make_engine
+    from storage.schema import schema_state, upgrade
+
+    settings = _settings()
+    _setup(settings)
+    engine = make_engine(settings.database_url)
+    before = schema_state(engine)
+    if before.current is None and before.has_tables:
+        raise click.ClickException(
+            "The database has tables but no schema version; start `watchbot run` once to record it."
+        )
+    upgrade(engine, revision)
+    after = schema_state(engine)
+    engine.dispose()
+    if before.current == after.current:
+        click.echo(f"Schema already at {after.current}; nothing to do.")
+    else:
+        click.echo(f"Schema upgraded: {before.current or 'empty'} → {after.current}.")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show the schema revision of the database and the one this watchbot needs."""
+    from storage.db import make_engine
+    from storage.schema import schema_state
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    state = schema_state(engine)
+    engine.dispose()
+    click.echo(f"database: {state.current or 'no schema yet'}; this watchbot: {state.head}")
+    if not state.up_to_date:
+        sys.exit(1)
+
+
+@main.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Age in days of what may go.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would go, delete nothing.")
+def prune_cmd(days: int, dry_run: bool) -> None:
+    """Delete old irrelevant items and delivered messages; relevant items are kept."""
+    from datetime import timedelta
+
+    from bot.prune import MIN_DAYS, prune
+    from storage.db import create_schema, make_engine
+
+    if days < MIN_DAYS:
+        raise click.BadParameter(
+            f"must be at least {MIN_DAYS}: feeds still carry younger items, which would come "
+            "back as new",
+            param_hint="--older-than",
+        )
+    settings = _settings()
+    _setup(settings)
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    result = prune(engine, timedelta(days=days), dry_run=dry_run)
+    engine.dispose()
+    verb = "Would delete" if dry_run else "Deleted"
+    click.echo(
+        f"{verb} {result.items} irrelevant items and {result.messages} delivered messages "
+        f"older than {days} days; relevant items are kept."
+    )
 
 
 def _register_extra_commands() -> None:

@@ -29,7 +29,7 @@ RELOAD_CHECK_SECONDS = 5
 async def run_service(settings: Settings) -> None:
     config = load_feeds_file(settings.feeds_file)
     engine = make_engine(settings.database_url)
-    create_schema(engine)
+    create_schema(engine, auto_migrate=settings.auto_migrate)
     rules = RulesHolder(config.topics)
     apply_config(engine, config)
     watcher = FeedsWatcher(settings.feeds_file, engine, rules, config)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from storage import delivery, models  # noqa: F401  (registers the tables)
 
@@ -40,8 +40,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+def create_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
+    """Create today's tables in an empty database; refuse an out-of-date one (SchemaError)."""
+    from storage.schema import prepare_schema
+
+    prepare_schema(engine, auto_migrate=auto_migrate)
 
 
 @contextmanager
