@@ -22,7 +22,11 @@ class Settings(BaseSettings):
     """watchbot's settings, read from WATCHBOT_* environment variables and an optional .env."""
 
     model_config = SettingsConfigDict(
-        env_prefix="WATCHBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="WATCHBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,  # `WATCHBOT_TELEGRAM_TOKEN=` in .env means "not set"
     )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database.")
@@ -63,6 +67,15 @@ class Settings(BaseSettings):
     poll_concurrency: int = Field(20, description="Feeds fetched at once.")
     per_host_concurrency: int = Field(3, description="Feeds fetched at once from one host.")
     max_body_bytes: int = Field(15 * 1024 * 1024, description="Largest feed body accepted.")
+    fetch_timeout_seconds: float = Field(
+        90.0, description="Overall deadline for one feed fetch, redirects and body included."
+    )
+    fetch_connect_timeout_seconds: float = Field(
+        5.0, description="Deadline for connecting to a feed server."
+    )
+    fetch_read_timeout_seconds: float = Field(
+        30.0, description="Longest silence accepted while reading a feed's answer."
+    )
     user_agent: str = Field(
         "watchbot/0.1 (+https://github.com/watchbot/watchbot; news monitor)",
         description="User-Agent sent to feed servers.",
@@ -119,6 +132,15 @@ class Settings(BaseSettings):
     def _positive(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be a positive number")
+        return v
+
+    @field_validator(
+        "fetch_timeout_seconds", "fetch_connect_timeout_seconds", "fetch_read_timeout_seconds"
+    )
+    @classmethod
+    def _positive_seconds(cls, v: float) -> float:
+        if not v > 0:
+            raise ValueError("must be a positive number of seconds")
         return v
 
     @property

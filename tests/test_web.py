@@ -71,6 +71,12 @@ def test_run_serves_health_and_metrics_and_logs_json(
         body = health.json()
         assert body["status"] == "ok" and body["database"] == "ok"
         assert body["last_successful_poll_age_seconds"] is not None
+
+        # The container's HEALTHCHECK command agrees.
+        check = subprocess.run(
+            [sys.executable, "-m", "bot.healthcheck"], env=env, capture_output=True, timeout=30
+        )
+        assert check.returncode == 0, check.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -78,6 +84,15 @@ def test_run_serves_health_and_metrics_and_logs_json(
     records = [json.loads(ln) for ln in lines]  # every line is one JSON object
     assert any("watchbot started" in r["message"] for r in records)
     assert {"time", "level", "logger", "message"} <= set(records[0])
+
+
+def test_container_healthcheck_fails_when_nothing_answers() -> None:
+    env = {**os.environ, "WATCHBOT_HTTP_PORT": str(free_port()), "PYTHONPATH": str(ROOT)}
+    check = subprocess.run(
+        [sys.executable, "-m", "bot.healthcheck"], env=env, capture_output=True, timeout=30
+    )
+    assert check.returncode == 1
+    assert b"not answering" in check.stderr
 
 
 async def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
