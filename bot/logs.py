@@ -36,5 +36,6 @@ def configure_logging(settings: Settings) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     # httpx logs every request URL at INFO; Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "aiohttp.access"):
+    noisy_loggers = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "aiohttp.access")
+    for noisy in (*noisy_loggers, "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

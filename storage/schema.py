@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -20,6 +20,7 @@ import storage.db  # noqa: F401  (registers every table)
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SCHEMA_LOCK_KEY = 0x7762736368656D61  # "wbschema"
 FIX = "run `watchbot db upgrade` (or set WATCHBOT_AUTO_MIGRATE=true)"
 
 
@@ -76,8 +77,22 @@ def prepare_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
     """Make the schema usable, or say in one sentence why not.
 
     An empty database gets today's tables at once (the zero-set-up path); a database left
-    behind by an older watchbot is only migrated when asked to.
+    behind by an older watchbot is only migrated when asked to. Instances starting together
+    on one PostgreSQL database take turns, so only the first creates or migrates.
     """
+    if engine.dialect.name != "postgresql":
+        _prepare(engine, auto_migrate)
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+        try:
+            _prepare(engine, auto_migrate)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            conn.commit()
+
+
+def _prepare(engine: Engine, auto_migrate: bool) -> None:
     state = schema_state(engine)
     if state.up_to_date:
         return

@@ -258,6 +258,14 @@ def gzip_bomb(inflated_gib: int, content_encoding: bool = True) -> Handler:
     return handler
 
 
+def rfc822_ago(**delta: float) -> str:
+    """A pubDate relative to now: fixtures must stay "recent news" whatever day tests run."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.now(UTC) - timedelta(**delta), usegmt=True)
+
+
 def rss(items: list[dict[str, str]], title: str = "Test feed", extra: str = "") -> bytes:
     """Build an RSS 2.0 document from our own fixture items."""
     from xml.sax.saxutils import escape

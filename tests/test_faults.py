@@ -39,6 +39,7 @@ from tests.feed_server import (
     hang_up,
     raw_reply,
     reset_mid_body,
+    rfc822_ago,
     rss,
     running_feed_server,
     silent,
@@ -55,7 +56,7 @@ HEALTHY = {
     "link": "http://healthy.example/1",
     "guid": "healthy-1",
     "description": "Still polled while its neighbour misbehaves.",
-    "pubDate": "Mon, 23 Nov 2026 06:00:00 GMT",
+    "pubDate": rfc822_ago(hours=6),
 }
 
 

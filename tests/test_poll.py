@@ -13,7 +13,7 @@ from bot.poller import PollSummary
 from storage.db import make_engine
 from storage.models import Feed, Item
 from tests.conftest import write_feeds
-from tests.feed_server import FeedServer, Route, rss
+from tests.feed_server import FeedServer, Route, rfc822_ago, rss
 
 RELEVANT = {
     "title": "World Court hears Canada and the Netherlands against Syria over torture",
@@ -21,14 +21,14 @@ RELEVANT = {
     "guid": "icj-1",
     "description": "Judges at the International Court of Justice heard arguments that Syria "
     "breached the Convention against Torture in its detention centres.",
-    "pubDate": "Mon, 23 Nov 2026 08:00:00 GMT",
+    "pubDate": rfc822_ago(hours=4),
 }
 OTHER = {
     "title": "Local football club wins the cup",
     "link": "http://news.example/football",
     "guid": "fb-1",
     "description": "A late goal decided the final.",
-    "pubDate": "Mon, 23 Nov 2026 07:00:00 GMT",
+    "pubDate": rfc822_ago(hours=5),
 }
 
 
