@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.classify.normalize import normalise, strip_html
+from bot.classify.normalize import clear_cache, normalise, strip_html
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,27 @@ def test_html_tags_scripts_and_entities_are_removed() -> None:
 def test_empty_and_punctuation_only() -> None:
     assert normalise("") == ""
     assert normalise(" —…!? ") == ""
+
+
+def test_arabic_presentation_forms_fold_like_letters() -> None:
+    assert normalise("ﺍﻟﺴﻮﺭﻳﺔ") == normalise("السورية") == "السوريه"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Cour pénale internationale : l’enquête « Syrie » — ŒUVRE 2e",
+        "مجلس الأمن، يتبنّى القرار ٢٢٣٥ «بالإجماع» حول سوريا؟",
+        "Völkerstraße\tÜBER\n\nSyrië — 😀 x_y ﬁnal",
+        "e\u0301te\u0301 ا\u0654 ـــ ",
+    ],
+)
+def test_word_cache_gives_the_same_result_cold_and_warm(raw: str) -> None:
+    clear_cache()
+    cold = normalise(raw)
+    warm = normalise(raw)
+    partial = normalise(raw + " " + raw.upper())  # half cached, half new words
+    assert cold == warm
+    assert partial.startswith(cold)
+    # Word by word equals the whole text: folding never looks across spaces.
+    assert " ".join(w for w in (normalise(p) for p in raw.split()) if w) == cold

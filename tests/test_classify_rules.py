@@ -48,6 +48,17 @@ def test_arabic_clitics_before_terms() -> None:
     assert not c.classify("المعتقلين في سوريالية", "", "ar").relevant
 
 
+def test_arabic_pronoun_suffixes_after_terms() -> None:
+    c = one_rule([{"ar": ["محاكمة", "سجن"]}, {"ar": ["الأسد"]}])
+    assert c.classify("مطالبات بمحاكمته بعد سقوط الأسد", "", "ar").relevant  # ta marbuta -> ت
+    assert c.classify("تسليم الأسد لمحاكمتهم", "", "ar").relevant
+    assert c.classify("الأسد وسجنها", "", "ar").relevant
+    assert not c.classify("محاكمات الأسد", "", "ar").relevant  # a plural is another word
+    assert not c.classify("محاكمت الأسد", "", "ar").relevant  # ت needs a pronoun after it
+    assert not c.classify("محاكمة أسدي", "", "ar").relevant  # only pronoun suffixes
+    assert not c.classify("سجنبي الأسد", "", "ar").relevant
+
+
 def test_exclusion_anywhere_and_title_only() -> None:
     c = clf(
         t={

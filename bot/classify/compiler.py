@@ -21,7 +21,8 @@ class Pattern:
 
     key: str
     prefix: bool  # "tortur*": the last word may continue
-    arabic: bool  # Arabic clitics may precede the first word
+    arabic: bool  # Arabic clitics may precede the first word, pronouns follow the last
+    marbuta: bool = False  # Arabic term ending in ta marbuta (ت before a pronoun)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class Compiled:
         arabic = is_arabic_word(key)
         if arabic and key.startswith("ال") and len(key.split(" ")[0]) >= 5:
             key = key[2:]  # the article is one of the clitics the matcher accepts
-        pattern = Pattern(key, prefix, arabic)
+        marbuta = arabic and not prefix and body.rstrip().endswith("\u0629")
+        pattern = Pattern(key, prefix, arabic, marbuta)
         pid = self._index.get(pattern)
         if pid is None:
             pid = self._index[pattern] = len(self.patterns)

@@ -11,6 +11,7 @@ the item score; thresholds turn scores into tiers.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from bot.classify.compiler import MASK, Compiled, CompiledRule, compile_config
@@ -30,46 +31,105 @@ class _Tables:
 
     def __init__(self, compiled: Compiled, allowed: frozenset[str]) -> None:
         self.groups_of: list[tuple[int, ...]] = []
-        self.patterns_of: dict[int, list[int]] = {}
         self.label: dict[tuple[int, int], str] = {}
+        terms: dict[int, list[tuple[int, str]]] = {}
         for pid, slots in enumerate(compiled.slots):
             usable = [s for s in slots if s.group != MASK and s.lang in allowed]
             self.groups_of.append(tuple(dict.fromkeys(s.group for s in usable)))
             for slot in usable:
-                self.label.setdefault((pid, slot.group), slot.label)
-                if pid not in self.patterns_of.setdefault(slot.group, []):
-                    self.patterns_of[slot.group].append(pid)
+                if (pid, slot.group) not in self.label:
+                    self.label[(pid, slot.group)] = slot.label
+                    terms.setdefault(slot.group, []).append((pid, slot.label))
+        # Rules reuse lexicon entries ("@syria" in a dozen rules): groups with the
+        # same terms share one canonical id, so their evidence is built once per item.
+        first: dict[tuple[tuple[int, str], ...], int] = {}
+        self.canon = {gid: first.setdefault(tuple(t), gid) for gid, t in terms.items()}
 
 
 class Found:
-    """Which groups matched in one item; per-group evidence is built on demand."""
+    """Which groups matched in one item; per-group evidence is built on demand.
 
-    def __init__(self, tables: _Tables, hits: dict[int, list[tuple[int, int]]]) -> None:
-        self._tables = tables
+    Evidence of a group: sorted (field 0=title/1=text, char offset, term label).
+    """
+
+    def __init__(self, tables: _Tables, hits: dict[int, list[tuple[int, int]]], text: str) -> None:
+        self._label = tables.label
+        self._canon = tables.canon
         self._hits = hits
-        self.present: set[int] = set()
+        # Only the patterns found in this item, indexed by the groups they serve:
+        # cheaper than walking every pattern of a (lexicon-sized) group.
+        pids_of: dict[int, list[int]] = {}
         for pid in hits:
-            self.present.update(tables.groups_of[pid])
+            for gid in tables.groups_of[pid]:
+                if gid in pids_of:
+                    pids_of[gid].append(pid)
+                else:
+                    pids_of[gid] = [pid]
+        self._pids_of = pids_of
+        self.present = pids_of.keys()
         self._memo: dict[int, Evidence] = {}
+        self._parts: dict[int, tuple[list[str], int, list[str]]] = {}
+        self._text = text
+        self._words: dict[int, int] | None = None
+        self._positions: dict[int, tuple[list[tuple[int, int, str]], list[int]]] = {}
 
     def __contains__(self, gid: object) -> bool:
-        return gid in self.present
+        return gid in self._pids_of
 
     def __getitem__(self, gid: int) -> Evidence:
+        gid = self._canon.get(gid, gid)
         evidence = self._memo.get(gid)
         if evidence is None:
-            label = self._tables.label
+            label, hits = self._label, self._hits
             evidence = sorted(
                 (field, start, label[(pid, gid)])
-                for pid in self._tables.patterns_of.get(gid, ())
-                if pid in self._hits
-                for field, start in self._hits[pid]
+                for pid in self._pids_of.get(gid, ())
+                for field, start in hits[pid]
             )
             self._memo[gid] = evidence
         return evidence
 
-    def get(self, gid: int, default: Evidence) -> Evidence:
-        return self[gid] if gid in self.present else default
+    def parts(self, gid: int) -> tuple[list[str], int, list[str]]:
+        """A present group's title labels, first text offset (-1: none), text labels.
+
+        Labels are distinct, in order of appearance.
+        """
+        gid = self._canon.get(gid, gid)
+        part = self._parts.get(gid)
+        if part is None:
+            title: dict[str, None] = {}
+            body: dict[str, None] = {}
+            first = -1
+            for field, start, label in self[gid]:
+                if field == 0:
+                    title[label] = None
+                else:
+                    if first < 0:
+                        first = start
+                    body[label] = None
+            part = self._parts[gid] = (list(title), first, list(body))
+        return part
+
+    def positions(self, gid: int) -> tuple[list[tuple[int, int, str]], list[int]]:
+        """A group's text evidence as (word number, offset, label), and the word numbers.
+
+        Both ascend (offsets do); memoised, as rules of a topic share groups' words.
+        """
+        gid = self._canon.get(gid, gid)
+        entry = self._positions.get(gid)
+        if entry is None:
+            words = self._words
+            if words is None:  # word numbers of all text hits, counted in one pass
+                offsets = sorted({s for hits in self._hits.values() for f, s in hits if f == 1})
+                words = self._words = {}
+                count = prev = 0
+                for offset in offsets:
+                    count += self._text.count(" ", prev, offset)
+                    words[offset] = count
+                    prev = offset
+            found = [(words[start], start, label) for f, start, label in self[gid] if f == 1]
+            entry = self._positions[gid] = (found, [pos for pos, _, _ in found])
+        return entry
 
 
 def _noisy_or(values: list[float]) -> float:
@@ -146,7 +206,7 @@ class Classifier:
                 hits[pattern].append(entry)
             else:
                 hits[pattern] = [entry]
-        return Found(tables, hits) if hits else None
+        return Found(tables, hits, texts[1]) if hits else None
 
     def _evidence(
         self, rule: CompiledRule, found: Found, text: str, lead_end: int
@@ -158,15 +218,15 @@ class Classifier:
         chosen: dict[int, tuple[int, list[str]]] = {}
         rest: list[int] = []
         for gid in rule.groups:
-            title_terms = [label for f, _, label in found[gid] if f == 0]
+            title_terms = found.parts(gid)[0]
             if title_terms:
                 chosen[gid] = (0, title_terms)
             else:
                 rest.append(gid)
         if rule.near is None or len(rest) < 2:
             for gid in rest:
-                first = min(start for f, start, _ in found[gid] if f == 1)
-                chosen[gid] = (1 if first < lead_end else 2, [lb for _, _, lb in found[gid]])
+                _, first, text_terms = found.parts(gid)
+                chosen[gid] = (1 if first < lead_end else 2, text_terms)
         else:
             window = self._window(rule.near, rest, found, text, lead_end)
             if window is None:
@@ -179,18 +239,21 @@ class Classifier:
         near: int, groups: list[int], found: Found, text: str, lead_end: int
     ) -> dict[int, tuple[int, list[str]]] | None:
         """Earliest text evidence with every group within `near` words of the first group."""
-        positions = {
-            gid: [(text.count(" ", 0, start), start, lb) for f, start, lb in found[gid] if f == 1]
-            for gid in groups
-        }
-        for anchor, a_start, a_label in sorted(positions[groups[0]]):
+        # Each anchor looks its window up by bisection in the other groups' word
+        # numbers instead of scanning every hit of every group.
+        anchors = found.positions(groups[0])[0]
+        positions = {gid: found.positions(gid) for gid in groups[1:]}
+        for anchor, a_start, a_label in anchors:
             picked = {groups[0]: (1 if a_start < lead_end else 2, [a_label])}
             for gid in groups[1:]:
-                close = [(st, lb) for pos, st, lb in positions[gid] if abs(pos - anchor) <= near]
-                if not close:
+                evidence, words = positions[gid]
+                low = bisect_left(words, anchor - near)
+                high = bisect_right(words, anchor + near, low)
+                if low == high:
                     break
-                zone = 1 if min(st for st, _ in close) < lead_end else 2
-                picked[gid] = (zone, [lb for _, lb in close])
+                close = evidence[low:high]
+                zone = 1 if min(st for _, st, _ in close) < lead_end else 2
+                picked[gid] = (zone, [lb for _, _, lb in close])
             else:
                 return picked
         return None
@@ -201,10 +264,10 @@ class Classifier:
         if any(gid in found for gid in rule.exclude_anywhere):
             return None
         for gid in rule.exclude_title:
-            if any(f == 0 for f, _, _ in found.get(gid, [])):
+            if gid in found and found.parts(gid)[0]:
                 return None
         for gid in rule.title_only:
-            if all(f != 0 for f, _, _ in found[gid]):
+            if not found.parts(gid)[0]:
                 return None
         evidence = self._evidence(rule, found, text, lead_end)
         if evidence is None:

@@ -35,8 +35,9 @@ _NON_WORD = re.compile(r"[\W_]+")
 _ASCII_TABLE = bytes(
     (c | 0x20) if chr(c).isalpha() else c if chr(c).isdigit() else 0x20 for c in range(256)
 )
-# General path: same for UTF-8 bytes, leaving multi-byte characters (>= 0x80) intact.
-_UTF8_TABLE = _ASCII_TABLE[:128] + bytes(range(128, 256))
+# General path: same for UTF-8 bytes, leaving multi-byte characters (>= 0x80) and
+# newlines (word separators of a batch, see normalise) intact.
+_UTF8_TABLE = _ASCII_TABLE[:10] + b"\n" + _ASCII_TABLE[11:128] + bytes(range(128, 256))
 _NON_ASCII_NON_WORD = re.compile(r"[^\w\x00-\x7f]+")
 # Typographic punctuation common in English copy; folding it keeps text ASCII.
 _TYPOGRAPHY = ("\u2019", "\u2018", "\u201c", "\u201d", "\u2013", "\u2014", "\u2026", "\xa0")
@@ -44,10 +45,14 @@ _SCRIPT_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.D
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 _ARABIC_BLOCK = re.compile(r"[\u0600-\u06ff]")
+_ARABIC_FORMS = re.compile(r"[\ufb50-\ufdff\ufe70-\ufeff]")  # presentation forms
 _HARAKAT = tuple(chr(c) for c in (*range(0x064B, 0x0653), 0x0670))  # vowel signs
 # What may stand in front of an Arabic word: wa/fa, then bi/li/ka, then the article;
 # or wa/fa + "lil" (li + al). Checked against the text between a space and a term.
 ARABIC_CLITICS = re.compile(r"[وف]?(?:[بلك]?(?:ال)?|لل)")
+# Attached pronouns that may follow an Arabic word (normalised spelling):
+# محاكمته "his trial", محاسبتهم "holding them accountable", تعذيبها "her torture".
+ARABIC_SUFFIXES = frozenset(("ه", "ها", "هم", "هما", "هن", "كم", "كما", "نا"))
 
 
 def strip_html(text: str) -> str:
@@ -57,6 +62,52 @@ def strip_html(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     return text
+
+
+def _fold(text: str) -> str:
+    """Case, compatibility, accent, Arabic-letter and punctuation folding.
+
+    Works character by character, so any whitespace-separated piece of a text
+    folds the same alone as inside the text; newlines are kept (they separate the
+    words of a batch), other punctuation becomes spaces, spaces are not collapsed.
+    """
+    text = text.casefold()
+    arabic = _ARABIC_BLOCK.search(text) is not None
+    if arabic:  # fold letter variants first: cheaper than decomposing them
+        text = _fold_letters(text)
+    # Compatibility decomposition (NFKD: same equivalence as NFKC) splits accents
+    # off letters; the marks are then dropped. Arabic news rarely needs it.
+    folded = unicodedata.normalize("NFKD", text)
+    if folded != text:
+        forms = _ARABIC_FORMS.search(text) is not None  # decompose to plain letters
+        text = _MARKS.sub("", folded)
+        if forms:
+            text = _fold_letters(text)
+    elif not arabic or any(mark in text for mark in _HARAKAT):
+        text = _MARKS.sub("", text)
+    # ASCII punctuation via a byte table (fast), the rare non-ASCII kind via regex.
+    text = text.encode("utf-8").translate(_UTF8_TABLE).decode("utf-8")
+    return _NON_ASCII_NON_WORD.sub(" ", text)
+
+
+def _fold_letters(text: str) -> str:
+    for old, new in _LETTERS:
+        if old in text:
+            text = text.replace(old, new)
+    return text
+
+
+# Normalised form of each word already seen (with a trailing space, or "" for a
+# word that is only punctuation). News vocabulary repeats a lot, so non-ASCII
+# text (Arabic, accented Latin) is mostly folded by dictionary look-ups.
+_WORDS: dict[str, str] = {}
+WORD_CACHE_LIMIT = 200_000  # entries; the cache is emptied when it would grow past
+WORD_MAX = 40  # longest word cached, in characters
+
+
+def clear_cache() -> None:
+    """Forget the folded words (for benchmarks of cold-cache speed)."""
+    _WORDS.clear()
 
 
 def normalise(text: str) -> str:
@@ -72,20 +123,26 @@ def normalise(text: str) -> str:
                 text = text.replace(char, " ")
     if text.isascii():  # fast path: NFKC and accents cannot change ASCII
         return " ".join(text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split())
-    text = text.casefold()
-    arabic = _ARABIC_BLOCK.search(text) is not None
-    if arabic:  # fold letter variants first: cheaper than decomposing them
-        for old, new in _LETTERS:
-            if old in text:
-                text = text.replace(old, new)
-    # Compatibility decomposition (NFKD: same equivalence as NFKC) splits accents
-    # off letters; the marks are then dropped. Arabic news rarely needs it.
-    folded = unicodedata.normalize("NFKD", text)
-    if not arabic or folded != text or any(mark in text for mark in _HARAKAT):
-        text = _MARKS.sub("", folded)
-    # ASCII punctuation via a byte table (fast), the rare non-ASCII kind via regex.
-    text = text.encode("utf-8").translate(_UTF8_TABLE).decode("utf-8")
-    return " ".join(_NON_ASCII_NON_WORD.sub(" ", text).split())
+    words = text.split()
+    cache = _WORDS
+    try:
+        return "".join([cache[word] for word in words])[:-1]
+    except KeyError:
+        pass
+    # Fold every unseen word in one pass over "word\nword\n...", then tidy the
+    # spaces punctuation left so each line is the word's normalised form.
+    missing = [word for word in dict.fromkeys(words) if word not in cache]
+    batch = _fold("\n".join(missing))
+    while "  " in batch:
+        batch = batch.replace("  ", " ")
+    lines = batch.replace(" \n", "\n").replace("\n ", "\n").strip(" ").split("\n")
+    fresh = dict(zip(missing, [line + " " if line else "" for line in lines], strict=True))
+    result = "".join([fresh[word] if word in fresh else cache[word] for word in words])[:-1]
+    if len(cache) + len(fresh) > WORD_CACHE_LIMIT:
+        cache.clear()
+    # Long tokens (URLs, encoded blobs) rarely repeat: keep them out of memory.
+    cache.update((word, folded) for word, folded in fresh.items() if len(word) <= WORD_MAX)
+    return result
 
 
 def has_arabic(text: str) -> bool:
