@@ -9,8 +9,10 @@ Prints the figures and writes bench/results/poll_bench.json.
   (127.0.1.x) so per-host limits behave as with a real list of publishers.
 * watchbot runs as a subprocess (fresh SQLite database in a temp folder, a generated feeds
   file with the project's `topics:` from feeds.yaml), with its default settings. "wall" is the
-  whole command; "pass" subtracts the command's fixed start-up cost, measured by running
-  `watchbot poll --once` once more when nothing is due (imports, feeds file, schema, sync).
+  whole command; "pass" is the pass as the command itself times it (`seconds` in
+  `poll --json`: from claiming the due feeds to the last write). The fixed start-up cost
+  (imports, feeds file, schema, sync) is measured by `watchbot poll --once` when nothing is
+  due. Byte-code is cached in a private PYCACHEPREFIX, as in a deployed image.
 * Peak RSS is the child's own (os.wait4), not this script's.
 * reader (never a project dependency) lives in bench/.venv-reader, created on first use with
   `uv venv bench/.venv-reader && uv pip install --python bench/.venv-reader reader sgmllib3k`
@@ -141,18 +143,23 @@ def main() -> None:
         (tmp / "urls.txt").write_text("\n".join(urls), encoding="utf-8")
         write_feeds_file(tmp / "feeds.yaml", urls)
         env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHBOT_")}
+        # Byte-code cached as in a deployed image (this box sets PYTHONDONTWRITEBYTECODE and
+        # the venv ships no .pyc, so every command would recompile SQLAlchemy: ~1.5 s).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
         env.update(
             WATCHBOT_DATABASE_URL=f"sqlite:///{tmp / 'watchbot.db'}",
             WATCHBOT_FEEDS_FILE=str(tmp / "feeds.yaml"),
             WATCHBOT_LOG_LEVEL="WARNING",
         )
+        run_child([watchbot, "feeds", "check"], env, tmp)  # fills the byte-code cache
         cold = watchbot_pass(watchbot, env, tmp, "cold")
         warm = watchbot_pass(watchbot, env, tmp, "warm")
         idle = run_child([watchbot, "poll", "--once", "--json"], env, tmp)  # nothing due
         startup = idle["wall_s"]
         for name, res in (("cold", cold), ("warm", warm)):
             s = res["summary"]
-            pass_s = max(res["wall_s"] - startup, 1e-9)
+            pass_s = max(s["seconds"], 1e-9)  # measured inside the command: claim to last write
             results[f"watchbot_{name}"] = {
                 "wall_s": round(res["wall_s"], 2),
                 "pass_s": round(pass_s, 2),
@@ -168,6 +175,7 @@ def main() -> None:
                 "cpu_s": round(res["cpu_s"], 2),
             }
         results["watchbot_startup_s"] = round(startup, 2)
+        results["watchbot_startup_note"] = "`watchbot poll --once` with nothing due"
 
         py = None if args.no_reader else ensure_reader()
         if py is not None:

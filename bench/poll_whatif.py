@@ -1,4 +1,5 @@
-"""What-if for the recommended storage fixes (not applied in the project): the poll pass
+"""What-if for the storage fixes of the first round (since applied, in a fuller form, in
+storage/feeds.py and storage/items.py; kept to reproduce the first round's figures): the poll pass
 in-process, `baseline` or `patched`, where patched =
   * storage.feeds.claim_due_feeds claiming with one UPDATE ... WHERE id IN (...) per 500 ids and
     synchronize_session=False (the current per-feed ORM UPDATE re-evaluates every Feed already

@@ -34,10 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session  # noqa: E402
 
+import bot.parse  # noqa: E402
+from bot.fastrss import parse_rss  # noqa: E402
 from bot.feeds_file import load_feeds_file  # noqa: E402
 from bot.fetch import _Inflater  # noqa: E402
 from bot.ingest import to_new_entries  # noqa: E402
-from bot.parse import FeedParseError, ParsedEntry, parse_feed  # noqa: E402
+from bot.parse import FeedParseError, ParsedEntry, ParsedFeed, parse_feed  # noqa: E402
 from bot.relevance import RulesHolder  # noqa: E402
 from bot.textutil import html_to_text, one_line  # noqa: E402
 from storage.db import create_schema, make_engine  # noqa: E402
@@ -177,6 +179,62 @@ def body_and_headers(path: Path, raw: bytes) -> tuple[bytes, dict[str, str]]:
     return raw, headers
 
 
+_fast_taken: list[bool] = []
+
+
+def _counting_parse_rss(body: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
+    out = parse_rss(body, headers)
+    _fast_taken.append(out is not None)
+    return out
+
+
+bot.parse.parse_rss = _counting_parse_rss
+
+
+def _outcome(body: bytes, headers: dict[str, str], url: str, fast: bool) -> ParsedFeed | str:
+    bot.parse.FAST_PATH = fast
+    try:
+        return parse_feed(body, headers, url)
+    except FeedParseError as exc:
+        return f"FeedParseError: {exc}"
+    except Exception as exc:
+        return f"crash: {type(exc).__name__}: {exc}"
+    finally:
+        bot.parse.FAST_PATH = True
+
+
+def compare_paths(body: bytes, headers: dict[str, str], url: str) -> tuple[bool, str | None]:
+    """Parse with bot.fastrss allowed and with feedparser only: (fast path taken, the first
+    difference or None). Any difference is a bug in the fast path."""
+    _fast_taken.clear()
+    fast = _outcome(body, headers, url, True)
+    taken = any(_fast_taken)
+    slow = _outcome(body, headers, url, False)
+    if fast == slow:
+        return taken, None
+    if isinstance(fast, str) or isinstance(slow, str):
+        return taken, f"fast: {str(fast)[:200]} / feedparser: {str(slow)[:200]}"
+    for name in ("title", "warning", "ttl_minutes", "language"):
+        if getattr(fast, name) != getattr(slow, name):
+            return taken, f"{name}: {getattr(fast, name)!r} != {getattr(slow, name)!r}"
+    if len(fast.entries) != len(slow.entries):
+        return taken, f"{len(fast.entries)} entries != {len(slow.entries)}"
+    for i, (a, b) in enumerate(zip(fast.entries, slow.entries, strict=True)):
+        if a != b:
+            return taken, f"entry {i}: {a!r} != {b!r}"
+    return taken, "differs"
+
+
+def bench_feed_documents(n: int = 200) -> list[tuple[bytes, dict[str, str]]]:
+    """bench/feedfarm.py's generated feeds, as the poll benchmark serves them."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from feedfarm import make_feed
+
+    when = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    headers = {"content-type": "application/rss+xml; charset=utf-8"}
+    return [(make_feed(i, when), headers) for i in range(n)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--verbose", action="store_true")
@@ -194,6 +252,13 @@ def main() -> None:
     expect_fail: list[dict[str, Any]] = []
     per_real: list[dict[str, Any]] = []
     tiers: Counter[str] = Counter()
+    path_diffs: list[dict[str, str]] = []
+    for i, (body, headers) in enumerate(bench_feed_documents()):
+        taken, diff = compare_paths(body, headers, f"http://bench.example/{i}.xml")
+        stats["fast:bench-generated"] += taken
+        stats["files:bench-generated"] += 1
+        if diff:
+            path_diffs.append({"file": f"bench-generated/{i}", "difference": diff})
     t0 = time.perf_counter()
     for path in files():
         group = "real" if path.is_relative_to(REAL) else path.relative_to(FPTESTS).parts[0]
@@ -207,6 +272,10 @@ def main() -> None:
         )
         try:
             body, headers = body_and_headers(path, raw)
+            taken, diff = compare_paths(body, headers, url)
+            stats[f"fast:{group}"] += taken
+            if diff:
+                path_diffs.append({"file": rel, "difference": diff})
             parsed = parse_feed(body, headers, url)
         except FeedParseError as exc:
             stats[f"refused:{group}"] += 1
@@ -303,6 +372,7 @@ def main() -> None:
             "crashed": stats[f"crashed:{g}"],
             "items_stored": stats[f"items:{g}"],
             "seen_elsewhere": stats[f"seen_elsewhere:{g}"],
+            "fast_path": stats[f"fast:{g}"],
         }
         for g in groups
     }
@@ -315,17 +385,27 @@ def main() -> None:
             "fail": stats["expect:fail"],
             "not_applicable": stats["expect:not_applicable"],
         },
+        "fast_path_differences": path_diffs,
         "refused": failures,
         "crashes": crashes,
         "expectation_failures": expect_fail,
         "real": per_real,
     }
-    print(f"{'group':<14}{'files':>7}{'parsed':>8}{'refused':>9}{'crashed':>9}{'items':>8}")
+    print(
+        f"{'group':<16}{'files':>7}{'parsed':>8}{'refused':>9}{'crashed':>9}{'items':>8}"
+        f"{'fast path':>11}"
+    )
     for g, row in table.items():
         print(
-            f"{g:<14}{row['files']:>7}{row['parsed']:>8}{row['refused']:>9}"
-            f"{row['crashed']:>9}{row['items_stored']:>8}"
+            f"{g:<16}{row['files']:>7}{row['parsed']:>8}{row['refused']:>9}"
+            f"{row['crashed']:>9}{row['items_stored']:>8}{row['fast_path']:>11}"
         )
+    print(
+        f"fast path (bot/fastrss.py) vs feedparser only: {len(path_diffs)} documents differ "
+        "(must be 0)"
+    )
+    for d in path_diffs[:20]:
+        print(f"  {d['file']}: {d['difference'][:400]}")
     print(f"classified: {dict(tiers)}; {elapsed:.1f} s")
     e = result["expectations"]
     print(

@@ -29,6 +29,9 @@ async def poll_once(settings: Settings, everything: bool, show_progress: bool) -
         concurrency=settings.poll_concurrency,
         per_host=settings.per_host_concurrency,
         max_body_bytes=settings.max_body_bytes,
+        fetch_deadline=settings.fetch_timeout_seconds,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
     )
     bar: list[object] = []
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +26,17 @@ from bot.ingest import to_new_entries
 from bot.parse import FeedParseError, ParsedFeed, parse_feed
 from bot.relevance import RulesHolder
 from storage.db import session_scope
-from storage.feeds import claim_due_feeds, finish_feed, release_leases
+from storage.feeds import (
+    added_after_install,
+    claim_due_feeds,
+    finish_feed,
+    finish_feeds,
+    next_due_at,
+    release_leases,
+)
 from storage.items import store_entries
 from storage.models import Feed
-from storage.timeutil import utcnow
+from storage.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
@@ -51,6 +60,7 @@ class FeedOutcome:
 @dataclass
 class PollSummary:
     outcomes: list[FeedOutcome] = field(default_factory=list)
+    seconds: float = 0.0  # claim to last write, for `poll --json` and the benchmarks
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -73,6 +83,7 @@ class PollSummary:
             "new_items": self.new_items,
             "relevant_items": self.relevant_items,
             "updated_items": sum(o.updated for o in self.outcomes),
+            "seconds": round(self.seconds, 3),
             "failures": [
                 {"feed": o.name, "url": o.url, "error": o.error}
                 for o in self.outcomes
@@ -98,6 +109,9 @@ class Poller:
         per_host: int = 3,
         max_body_bytes: int = 15 * 1024 * 1024,
         owner: str | None = None,
+        fetch_deadline: float = 90.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
     ) -> None:
         self.engine = engine
         self.rules = rules
@@ -106,6 +120,12 @@ class Poller:
         self.per_host = per_host
         self.max_body_bytes = max_body_bytes
         self.owner = owner or worker_id()
+        self.fetch_deadline = fetch_deadline
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._claimed_at = utcnow()
+        self._finishes: list[tuple[int, dict[str, Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchbot-db")
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -123,7 +143,11 @@ class Poller:
         on_claimed: Callable[[int], None] | None = None,
     ) -> PollSummary:
         """Poll every due feed (or every enabled feed with `everything`) once."""
+        started = time.perf_counter()
         now = utcnow()
+        # Next checks count from this claim, not from when each fetch ended: with a 60 s
+        # interval and 30 s ticks, counting from the end made every period 90 s.
+        self._claimed_at = now
         limit = 1_000_000 if everything else CLAIM_LIMIT
         feeds: list[Feed] = await self._in_db(
             lambda s: claim_due_feeds(s, now, self.owner, LEASE, limit, everything)
@@ -134,7 +158,13 @@ class Poller:
         if not feeds:
             return summary
         gate = asyncio.Semaphore(self.concurrency)
-        async with make_client(self.user_agent, max_connections=self.concurrency * 2) as client:
+        client_cm = make_client(
+            self.user_agent,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_connections=self.concurrency * 2,
+        )
+        async with client_cm as client:
 
             async def one(feed: Feed) -> None:
                 async with gate, self._host_gate(feed.url):
@@ -146,7 +176,9 @@ class Poller:
             try:
                 await asyncio.gather(*(one(f) for f in feeds))
             finally:
+                await self._drain_finishes()
                 await self._in_db(lambda s: release_leases(s, self.owner))
+        summary.seconds = time.perf_counter() - started
         return summary
 
     def _host_gate(self, url: str) -> asyncio.Semaphore:
@@ -167,6 +199,7 @@ class Poller:
                 etag=None if unconditional else feed.etag,
                 last_modified=None if unconditional else feed.last_modified,
                 max_bytes=self.max_body_bytes,
+                deadline=self.fetch_deadline,
             )
             if not res.ok:
                 return await self._fail(feed, outcome, res.error or "failed", res)
@@ -207,7 +240,10 @@ class Poller:
             "last_checked_at": now,
             "last_status": res.status if res else None,
             "next_check_at": schedule.next_check_after_failure(
-                now, interval, failures, retry_after
+                now,
+                interval,
+                failures,
+                retry_after,  # from now: Retry-After must be honoured
             ),
         }
         if res is not None and res.status == 410:
@@ -223,7 +259,7 @@ class Poller:
             error,
             f"{changes['next_check_at']:%Y-%m-%d %H:%M} UTC",
         )
-        await self._in_db(lambda s: finish_feed(s, feed.id or 0, self.owner, changes))
+        self._finish_later(feed.id or 0, changes)
         return outcome
 
     async def _succeed(
@@ -245,7 +281,9 @@ class Poller:
             "last_status": res.status,
             "has_succeeded": True,
             "moved_to": res.moved_to,
-            "next_check_at": schedule.next_check_after_success(now, interval, server_delay),
+            "next_check_at": schedule.next_check_after_success(
+                self._claimed_at, interval, server_delay
+            ),
         }
         if res.headers.get("etag"):
             changes["etag"] = res.headers["etag"]
@@ -271,7 +309,10 @@ class Poller:
             first_fetch = not feed.has_succeeded
 
             def store(session: Session) -> None:
-                stored = store_entries(session, feed.id or 0, entries, now, classify, first_fetch)
+                silent = first_fetch and added_after_install(session, feed.id or 0)
+                stored = store_entries(
+                    session, feed.id or 0, entries, now, classify, first_fetch, silent
+                )
                 if stored.new:
                     changes["last_new_item_at"] = now
                 finish_feed(session, feed.id or 0, self.owner, changes)
@@ -282,7 +323,38 @@ class Poller:
 
             await self._in_db(store)
         else:
-            await self._in_db(lambda s: finish_feed(s, feed.id or 0, self.owner, changes))
+            self._finish_later(feed.id or 0, changes)
+
+    def _finish_later(self, feed_id: int, changes: dict[str, Any]) -> None:
+        """Queue an outcome that stores no items; queued outcomes are written together, one
+        transaction for all that arrived while the previous write ran (a 304 is cheap to
+        fetch, and a commit per feed made the warm pass DB-bound)."""
+        self._finishes.append((feed_id, changes))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_finishes())
+
+    async def _flush_finishes(self) -> None:
+        while self._finishes:
+            batch, self._finishes = self._finishes, []
+            try:
+                await self._in_db(functools.partial(self._write_finishes, batch))
+            except Exception:
+                # The leases stay and expire, so these feeds are polled again: nothing lost.
+                log.exception("recording %d feed outcomes failed", len(batch))
+
+    def _write_finishes(self, batch: list[tuple[int, dict[str, Any]]], session: Session) -> None:
+        finish_feeds(session, self.owner, batch)
+
+    async def _drain_finishes(self) -> None:
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
+    async def seconds_until_due(self) -> float | None:
+        """Seconds until the next feed is due (0 if one is), None if nothing is pollable."""
+        due = await self._in_db(next_due_at)
+        if due is None:
+            return None
+        return max(0.0, (as_utc(due) - utcnow()).total_seconds())
 
     def close(self) -> None:
         self._db.shutdown(wait=True)

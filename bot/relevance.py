@@ -7,15 +7,28 @@ from typing import Any
 from bot.classify import Classifier
 from storage.items import Verdict
 
+_last: tuple[Any, Classifier] | None = None
+
+
+def compile_rules(topics: Any) -> Classifier:
+    """Compile `topics`, or return what was compiled for this very object last time: loading
+    the feeds file compiles the rules to check them, and the holder needs the same result."""
+    global _last
+    if _last is not None and _last[0] is topics:
+        return _last[1]
+    classifier = Classifier.from_topics(topics)
+    _last = (topics, classifier)
+    return classifier
+
 
 class RulesHolder:
     """Holds the last good compiled rules; the poller asks it for verdicts."""
 
     def __init__(self, topics: Any) -> None:
-        self.classifier = Classifier.from_topics(topics)
+        self.classifier = compile_rules(topics)
 
     def replace(self, topics: Any) -> None:
-        self.classifier = Classifier.from_topics(topics)
+        self.classifier = compile_rules(topics)
 
     def verdict(self, title: str, text: str, lang: str | None) -> Verdict:
         res = self.classifier.classify(title, text, lang)

@@ -28,7 +28,8 @@ _BLOCK = frozenset(
     }
 )
 _SKIP = frozenset({"script", "style", "noscript", "template", "head"})
-_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+# Runs of two or more, or any single non-space: a lone " " needs no rewriting.
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]{2,}|[\t\r\f\v\u00a0\u200b]")
 _NL = re.compile(r"\s*\n\s*")
 # C0 controls other than tab/newline/CR, DEL, and lone surrogates: PostgreSQL rejects NUL in
 # text, SQLite's driver cannot encode a surrogate, and none of them is meaningful in news.
@@ -79,8 +80,15 @@ def html_to_text(value: str | None, limit: int = 10_000) -> str:
 
 
 def collapse(value: str) -> str:
+    """Fold runs of spaces to one and blank-padded line breaks to one newline.
+
+    Same result as `_NL.sub("\n", _WS.sub(" ", value)).strip()`, done with split/strip
+    (and only multi-space runs rewritten): the regex form was a tenth of parsing a feed.
+    """
     value = _WS.sub(" ", value)
-    return _NL.sub("\n", value).strip()
+    if "\n" not in value:
+        return value.strip()
+    return "\n".join(line for line in (part.strip() for part in value.split("\n")) if line)
 
 
 def one_line(value: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import Feed
+from storage.timeutil import as_utc
 
 
 class FeedConfig(Protocol):
@@ -91,11 +92,14 @@ def claim_due_feeds(
 ) -> list[Feed]:
     """Take a lease on feeds that are due, so no two workers poll one feed at once.
 
-    The conditional UPDATE is the claim (it works on SQLite and PostgreSQL alike); on
-    PostgreSQL SKIP LOCKED also keeps concurrent claimers from waiting on each other.
+    One conditional UPDATE per CLAIM_CHUNK ids is the claim (it works on SQLite and
+    PostgreSQL alike: a row another worker leased meanwhile no longer matches). On PostgreSQL
+    the candidate SELECT also takes FOR UPDATE SKIP LOCKED, so concurrent claimers skip each
+    other's rows instead of waiting. synchronize_session=False: the per-row ORM UPDATE that
+    evaluated every loaded Feed made claiming quadratic in the number of due feeds.
     """
     query = (
-        select(Feed)
+        select(Feed.id)
         .where(col(Feed.in_config), col(Feed.enabled), col(Feed.disabled_reason).is_(None))
         .where(or_(col(Feed.lease_until).is_(None), col(Feed.lease_until) < now))
         .order_by(col(Feed.next_check_at))
@@ -105,21 +109,38 @@ def claim_due_feeds(
         query = query.where(col(Feed.next_check_at) <= now)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    candidates = list(session.exec(query).all())
-    claimed: list[Feed] = []
-    for feed in candidates:
-        result = session.execute(
+    ids = [i for i in session.exec(query).all() if i is not None]
+    until = now + lease
+    for chunk in _chunks(ids):
+        session.execute(
             update(Feed)
-            .where(col(Feed.id) == feed.id)
+            .where(col(Feed.id).in_(chunk))
             .where(or_(col(Feed.lease_until).is_(None), col(Feed.lease_until) < now))
-            .values(lease_owner=owner, lease_until=now + lease)
+            .values(lease_owner=owner, lease_until=until)
+            .execution_options(synchronize_session=False)
         )
-        if getattr(result, "rowcount", 0) == 1:
-            claimed.append(feed)
     session.commit()
-    for feed in claimed:
-        session.refresh(feed)
+    claimed: list[Feed] = []
+    for chunk in _chunks(ids):
+        # Only rows this very claim leased (a row leased by someone else is skipped).
+        claimed.extend(
+            session.exec(
+                select(Feed)
+                .where(col(Feed.id).in_(chunk))
+                .where(col(Feed.lease_owner) == owner, col(Feed.lease_until) == until)
+                .order_by(col(Feed.next_check_at))
+                .execution_options(populate_existing=True)
+            ).all()
+        )
     return claimed
+
+
+CLAIM_CHUNK = 500
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(ids), CLAIM_CHUNK):
+        yield ids[i : i + CLAIM_CHUNK]
 
 
 def finish_feed(session: Session, feed_id: int, owner: str, changes: dict[str, Any]) -> bool:
@@ -129,8 +150,30 @@ def finish_feed(session: Session, feed_id: int, owner: str, changes: dict[str, A
         .where(col(Feed.id) == feed_id)
         .where(col(Feed.lease_owner) == owner)
         .values(lease_owner=None, lease_until=None, **changes)
+        .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
+
+
+def finish_feeds(
+    session: Session, owner: str, outcomes: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
+    """finish_feed for many feeds in one transaction: a warm pass is mostly 304s, and a
+    commit per feed was most of its cost. Rows sharing a set of changed columns go in one
+    executemany (Core, by primary key, still only while this worker holds the lease)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for feed_id, changes in outcomes:
+        row = {"b_id": feed_id, **{f"v_{k}": v for k, v in changes.items()}}
+        groups.setdefault(tuple(sorted(changes)), []).append(row)
+    table = Feed.__table__  # type: ignore[attr-defined]
+    for keys, rows in groups.items():
+        stmt = (
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .where(table.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None, **{k: bindparam(f"v_{k}") for k in keys})
+        )
+        session.connection().execute(stmt, rows)
 
 
 def release_leases(session: Session, owner: str) -> int:
@@ -139,9 +182,33 @@ def release_leases(session: Session, owner: str) -> int:
         update(Feed)
         .where(col(Feed.lease_owner) == owner)
         .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def next_due_at(session: Session) -> datetime | None:
+    """When the next feed falls due (None without pollable feeds), so the scheduler can wake
+    then instead of at its next fixed tick."""
+    return session.exec(
+        select(func.min(Feed.next_check_at)).where(
+            col(Feed.in_config), col(Feed.enabled), col(Feed.disabled_reason).is_(None)
+        )
+    ).one()
+
+
 def feeds_in_config(session: Session) -> Iterable[Feed]:
     return session.exec(select(Feed).where(col(Feed.in_config)).order_by(col(Feed.id))).all()
+
+
+# Feeds created this soon after the first one belong to the installation's starting list.
+INSTALL_WINDOW = timedelta(hours=1)
+
+
+def added_after_install(session: Session, feed_id: int) -> bool:
+    """True for a feed added to a running installation (its first fetch stays silent)."""
+    first = session.exec(select(func.min(Feed.created_at))).one()
+    feed = session.get(Feed, feed_id)
+    if first is None or feed is None:
+        return False
+    return as_utc(feed.created_at) - as_utc(first) > INSTALL_WINDOW

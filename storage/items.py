@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -44,29 +45,55 @@ class Verdict:
 Classify = Callable[[str, str, str | None], Verdict]
 
 
+@dataclass(frozen=True)
+class StoredItem:
+    """What callers learn about an inserted row (no ORM object is built for it)."""
+
+    identity: str
+    tier: str
+    backfill: bool
+
+
 @dataclass
 class StoreResult:
-    new: list[Item] = field(default_factory=list)
+    new: list[StoredItem] = field(default_factory=list)
     updated: int = 0
     seen_elsewhere: int = 0
     unchanged: int = 0
 
 
-def is_backfill(published: datetime | None, now: datetime, first_fetch: bool) -> bool:
-    """Old news is stored but not pushed: a feed's first fetch imports its backlog silently
-    (except the last two days), and an entry dated weeks back never alerts."""
-    if first_fetch and (published is None or now - published > timedelta(days=2)):
+def is_backfill(
+    published: datetime | None, now: datetime, first_fetch: bool, silent: bool = False
+) -> bool:
+    """Old news is stored but not pushed: a feed's first fetch imports its backlog silently,
+    and an entry dated weeks back never alerts. Only for the feeds a new installation starts
+    with (`silent` False) do the last two days' items count as news, so that a first run
+    shows something; a feed added later imports everything it holds silently."""
+    if first_fetch and (silent or published is None or now - published > timedelta(days=2)):
         return True
     return published is not None and now - published > timedelta(days=14)
 
 
-def _apply_verdict(item: Item, verdict: Verdict, now: datetime) -> None:
-    item.score = verdict.score
-    item.tier = verdict.tier
-    item.topics = verdict.topics
-    item.matches = verdict.matches
-    item.explanation = verdict.explanation
-    item.classified_at = now
+def _verdict_values(verdict: Verdict, now: datetime) -> dict[str, Any]:
+    return {
+        "score": verdict.score,
+        "tier": verdict.tier,
+        "topics": verdict.topics,
+        "matches": verdict.matches,
+        "explanation": verdict.explanation,
+        "classified_at": now,
+    }
+
+
+def _model_defaults(given: set[str]) -> dict[str, Any]:
+    """Defaults of Item fields a row dict leaves out (columns other modules may add), since a
+    Core insert only knows SQL-side defaults."""
+    out: dict[str, Any] = {}
+    for name, info in Item.model_fields.items():
+        if name == "id" or name in given:
+            continue
+        out[name] = info.get_default(call_default_factory=True)
+    return out
 
 
 def store_entries(
@@ -76,19 +103,26 @@ def store_entries(
     now: datetime,
     classify: Classify,
     first_fetch: bool = False,
+    silent: bool = False,
 ) -> StoreResult:
-    """Insert new entries, update changed ones; skip what any feed already stored by URL."""
+    """Insert new entries, update changed ones; skip what any feed already stored by URL.
+
+    Rows are written with Core statements, not ORM objects: building an Item per entry
+    (pydantic validation of every default) was a quarter of a cold pass.
+    """
     result = StoreResult()
     batch: dict[str, NewEntry] = {}
     for e in entries:
         batch.setdefault(e.identity, e)
-    existing: dict[str, Item] = {}
+    existing: dict[str, tuple[int, str, int]] = {}
     ids = list(batch)
     for i in range(0, len(ids), CHUNK):
-        rows = session.exec(
-            select(Item).where(Item.feed_id == feed_id, col(Item.identity).in_(ids[i : i + CHUNK]))
+        rows = session.execute(
+            select(Item.identity, Item.id, Item.content_hash, Item.update_count).where(
+                Item.feed_id == feed_id, col(Item.identity).in_(ids[i : i + CHUNK])
+            )
         ).all()
-        existing.update({r.identity: r for r in rows})
+        existing.update({r[0]: (r[1], r[2], r[3]) for r in rows})
     keys = [e.url_key for e in batch.values() if e.url_key and e.identity not in existing]
     known_urls: set[str] = set()
     for i in range(0, len(keys), CHUNK):
@@ -99,20 +133,32 @@ def store_entries(
             ).all()
             if k
         )
-    fresh: list[Item] = []
+    fresh: list[dict[str, Any]] = []
     for e in batch.values():
         old = existing.get(e.identity)
         if old is not None:
-            if old.content_hash == e.content_hash or old.update_count >= MAX_UPDATES:
+            item_id, old_hash, update_count = old
+            if old_hash == e.content_hash or update_count >= MAX_UPDATES:
                 result.unchanged += 1
                 continue
-            old.title, old.summary, old.link = e.title, e.summary, e.link or old.link
-            old.content_hash = e.content_hash
-            old.published_at = e.published_at or old.published_at
-            old.updated_at = now
-            old.update_count += 1
-            _apply_verdict(old, classify(e.title, e.summary, e.language), now)
-            session.add(old)
+            changes: dict[str, Any] = {
+                "title": e.title,
+                "summary": e.summary,
+                "content_hash": e.content_hash,
+                "updated_at": now,
+                "update_count": update_count + 1,
+                **_verdict_values(classify(e.title, e.summary, e.language), now),
+            }
+            if e.link:
+                changes["link"] = e.link
+            if e.published_at:
+                changes["published_at"] = e.published_at
+            session.execute(
+                update(Item)
+                .where(col(Item.id) == item_id)
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
             result.updated += 1
             continue
         if e.url_key and e.url_key in known_urls:
@@ -120,44 +166,52 @@ def store_entries(
             continue
         if e.url_key:
             known_urls.add(e.url_key)
-        item = Item(
-            feed_id=feed_id,
-            identity=e.identity,
-            url_key=e.url_key,
-            guid=e.guid,
-            link=e.link,
-            title=e.title,
-            summary=e.summary,
-            author=e.author,
-            language=e.language,
-            published_at=e.published_at,
-            first_seen_at=now,
-            content_hash=e.content_hash,
-            backfill=is_backfill(e.published_at, now, first_fetch),
+        fresh.append(
+            {
+                "feed_id": feed_id,
+                "identity": e.identity,
+                "url_key": e.url_key,
+                "guid": e.guid,
+                "link": e.link,
+                "title": e.title,
+                "summary": e.summary,
+                "author": e.author,
+                "language": e.language,
+                "published_at": e.published_at,
+                "first_seen_at": now,
+                "updated_at": None,
+                "content_hash": e.content_hash,
+                "update_count": 0,
+                "backfill": is_backfill(e.published_at, now, first_fetch, silent),
+                "dispatched_at": None,
+                **_verdict_values(classify(e.title, e.summary, e.language), now),
+            }
         )
-        _apply_verdict(item, classify(e.title, e.summary, e.language), now)
-        fresh.append(item)
     result.new = _insert(session, fresh, result)
     return result
 
 
-def _insert(session: Session, fresh: list[Item], result: StoreResult) -> list[Item]:
-    """Insert in one go; if another worker stored one of them meanwhile, fall back row by row."""
+def _insert(session: Session, fresh: list[dict[str, Any]], result: StoreResult) -> list[StoredItem]:
+    """Insert in one go (a Core executemany); if another worker stored one of them
+    meanwhile, fall back row by row, each in its own savepoint so a duplicate loses only
+    itself."""
     if not fresh:
         return []
+    defaults = _model_defaults(set(fresh[0]))
+    rows = [{**defaults, **r} for r in fresh] if defaults else fresh
+    table = Item.__table__  # type: ignore[attr-defined]
     try:
         with session.begin_nested():
-            session.add_all(fresh)
-        return fresh
+            session.connection().execute(table.insert(), rows)
+        return [StoredItem(r["identity"], r["tier"], r["backfill"]) for r in rows]
     except IntegrityError:
         pass
-    stored: list[Item] = []
-    for item in fresh:
+    stored: list[StoredItem] = []
+    for row in rows:
         try:
-            copy = Item.model_validate(item.model_dump())
             with session.begin_nested():
-                session.add(copy)
-            stored.append(copy)
+                session.connection().execute(table.insert(), [row])
+            stored.append(StoredItem(row["identity"], row["tier"], row["backfill"]))
         except IntegrityError:
             result.seen_elsewhere += 1
     return stored

@@ -21,10 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import bot.poller
 from bot.config import load_settings
 from bot.feeds_file import FeedsConfig, FeedsDocument, load_feeds_file
-from bot.fetch import fetch_feed
 from bot.poller import Poller, PollSummary
 from bot.relevance import RulesHolder
 from bot.reload import apply_config
@@ -83,6 +81,9 @@ def poll() -> PollSummary:
         concurrency=settings.poll_concurrency,
         per_host=settings.per_host_concurrency,
         max_body_bytes=settings.max_body_bytes,
+        fetch_deadline=settings.fetch_timeout_seconds,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
     )
     try:
         return asyncio.run(poller.poll(everything=True))
@@ -103,11 +104,10 @@ def feed_server() -> Iterator[FeedServer]:
 
 
 @pytest.fixture(autouse=True)
-def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The poller has no deadline knob yet: give its fetch a short one for these tests."""
-    monkeypatch.setattr(
-        bot.poller, "fetch_feed", functools.partial(fetch_feed, deadline=FAULT_DEADLINE)
-    )
+def short_deadline(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short overall fetch deadline for these tests, through the setting admins use
+    (after `workdir`, which clears every WATCHBOT_ variable)."""
+    monkeypatch.setenv("WATCHBOT_FETCH_TIMEOUT_SECONDS", str(FAULT_DEADLINE))
 
 
 @pytest.fixture(autouse=True)

@@ -187,3 +187,105 @@ def test_entity_bomb_is_defused(workdir: Path, feed_server: FeedServer) -> None:
     items = stored_items()
     assert all(len(i.title) < 1000 for i in items)
     assert "entity" in (feed_rows()["Bomb"].parse_warning or "")
+
+
+# --- Leases and batched bookkeeping (storage/feeds.py) -------------------------------------
+
+
+def _feeds_in_db(n: int) -> None:
+    from datetime import timedelta
+
+    from storage.db import create_schema, session_scope
+    from storage.timeutil import utcnow
+
+    engine = make_engine(load_settings().database_url)
+    create_schema(engine)
+    with session_scope(engine) as s:
+        for i in range(n):
+            s.add(Feed(url=f"http://lease.example/{i}", name=f"f{i}", next_check_at=utcnow()))
+        s.add(  # not due for an hour: never claimed without `everything`
+            Feed(
+                url="http://lease.example/later",
+                name="later",
+                next_check_at=utcnow() + timedelta(hours=1),
+            )
+        )
+
+
+def test_two_claimers_never_share_a_feed(workdir: Path) -> None:
+    from datetime import timedelta
+
+    from storage.db import session_scope
+    from storage.feeds import claim_due_feeds
+    from storage.timeutil import utcnow
+
+    _feeds_in_db(30)
+    engine = make_engine(load_settings().database_url)
+    now, lease = utcnow(), timedelta(minutes=10)
+    with session_scope(engine) as s1, session_scope(engine) as s2:
+        first = claim_due_feeds(s1, now, "one", lease, 20)
+        second = claim_due_feeds(s2, now, "two", lease, 100)
+    ids1, ids2 = {f.id for f in first}, {f.id for f in second}
+    assert len(ids1) == 20 and len(ids2) == 10 and not ids1 & ids2
+    assert all(f.lease_owner == "one" for f in first)
+    assert "later" not in {f.name for f in first + second}
+
+
+def test_lease_of_a_dead_instance_expires(workdir: Path) -> None:
+    from datetime import timedelta
+
+    from storage.db import session_scope
+    from storage.feeds import claim_due_feeds
+    from storage.timeutil import utcnow
+
+    _feeds_in_db(3)
+    engine = make_engine(load_settings().database_url)
+    lease = timedelta(minutes=10)
+    start = utcnow()
+    with session_scope(engine) as s:
+        assert len(claim_due_feeds(s, start, "dead", lease, 100)) == 3
+    with session_scope(engine) as s:  # still leased a minute later: nobody else gets it
+        assert claim_due_feeds(s, start + timedelta(minutes=1), "alive", lease, 100) == []
+    with session_scope(engine) as s:  # the dead instance never finished: its lease runs out
+        taken = claim_due_feeds(s, start + timedelta(minutes=11), "alive", lease, 100)
+    assert len(taken) == 3 and {f.lease_owner for f in taken} == {"alive"}
+
+
+def test_batched_finish_only_writes_feeds_still_leased(workdir: Path) -> None:
+    from datetime import timedelta
+
+    from storage.db import session_scope
+    from storage.feeds import claim_due_feeds, finish_feeds
+    from storage.timeutil import utcnow
+
+    _feeds_in_db(2)
+    engine = make_engine(load_settings().database_url)
+    now = utcnow()
+    with session_scope(engine) as s:
+        mine = claim_due_feeds(s, now, "me", timedelta(minutes=10), 100)
+    a, b = mine[0].id or 0, mine[1].id or 0
+    with session_scope(engine) as s:  # b's lease expired and another worker took it
+        s.exec(select(Feed).where(Feed.id == b)).one().lease_owner = "other"
+    later = now + timedelta(hours=1)
+    with session_scope(engine) as s:
+        finish_feeds(
+            s,
+            "me",
+            [
+                (a, {"last_status": 304, "next_check_at": later, "etag": '"x"'}),
+                (b, {"last_status": 304, "next_check_at": later}),
+            ],
+        )
+    rows = feed_rows()
+    done = next(f for f in rows.values() if f.id == a)
+    other = next(f for f in rows.values() if f.id == b)
+    assert done.last_status == 304 and done.etag == '"x"' and done.lease_until is None
+    assert other.lease_owner == "other" and other.last_status is None
+
+
+def test_poll_json_reports_the_pass_duration(workdir: Path, feed_server: FeedServer) -> None:
+    feed_server.routes["/a.xml"] = Route(rss([RELEVANT]), etag='"v1"')
+    write_feeds(workdir, [{"name": "A", "url": feed_server.url("/a.xml")}])
+    first, second = poll(), poll()
+    assert first.as_dict()["seconds"] >= 0 and second.count("not_modified") == 1
+    assert feed_rows()["A"].lease_owner is None  # the batched 304 bookkeeping released it
