@@ -1,7 +1,9 @@
 """Handing newly stored items to the notifiers, exactly once.
 
 An item is marked dispatched in the same transaction in which notifiers write their
-outbox rows, so a crash either leaves both undone (retried) or both done.
+outbox rows, so a crash either leaves both undone (retried) or both done. Stories are
+assigned in that transaction too, before the notifiers run, so they can alert once per
+story and edit the alert when another outlet reports it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import click
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bot.stories import assign_stories
 from storage.db import session_scope
 from storage.models import Feed, Item
+from storage.stories import story_ids
 from storage.timeutil import utcnow
 
 BATCH = 500
@@ -40,6 +44,7 @@ def dispatch_pending(engine: Engine, notifiers: Sequence[Notifier]) -> int:
             items = list(session.exec(query).all())
             if not items:
                 return pushed
+            assign_stories(session, items)
             wanted = [i for i in items if i.tier != "ignore" and not i.backfill]
             wanted.sort(key=lambda i: (i.tier != "alert", -i.score))
             for notifier in notifiers:
@@ -68,8 +73,13 @@ class ConsoleNotifier:
                 select(Feed).where(col(Feed.id).in_({i.feed_id for i in items}))
             ).all()
         }
+        stories = story_ids(session, (i.id for i in items if i.id is not None))
         for item in items:
-            click.echo(format_item(item, feeds.get(item.feed_id, "?")), file=self.out)
+            text = format_item(item, feeds.get(item.feed_id, "?"))
+            story = stories.get(item.id or 0, item.id)
+            if story != item.id:
+                text += f"\n    same story as item #{story} (another outlet's report)"
+            click.echo(text, file=self.out)
         return len(items)
 
 

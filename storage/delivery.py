@@ -68,6 +68,7 @@ class OutboxMessage(SQLModel, table=True):
     """One message to one chat, stored before it is sent so that nothing is lost or doubled.
 
     `key` makes enqueueing idempotent, e.g. `alert:<chat>:<item>` or `digest:<chat>:<period>:<n>`.
+    An `edit` row (`edit:<chat>:<story>:<n sources>`) rewrites the chat's alert for `item_id`.
     """
 
     __table_args__ = (
@@ -79,7 +80,7 @@ class OutboxMessage(SQLModel, table=True):
     key: str = Field(sa_column_kwargs={"unique": True}, max_length=200)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     subscriber_id: int | None = Field(default=None, index=True)
-    kind: str = Field(default="alert", max_length=16)  # alert | digest | broadcast
+    kind: str = Field(default="alert", max_length=16)  # alert | digest | broadcast | edit
     item_id: int | None = None
     text: str = Field(sa_column=Column(Text, nullable=False))
     reply_markup: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

@@ -1,7 +1,8 @@
 """Digests: find subscribers whose local digest time has passed, enqueue their digest.
 
 Runs every minute. The rows and the new `last_digest_at` are written in one transaction, and
-keys are per chat and period, so a crash or a second run never sends a digest twice.
+keys are per chat and period, so a crash or a second run never sends a digest twice. A digest
+lists stories, not copies: one line per story, with every outlet that reported it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from bot.stories import stories_for
 from bot.telegram import outbox
-from bot.telegram.messages import render_digest, zone
-from bot.telegram.subscribers import entries
+from bot.telegram.messages import Entry, render_digest, zone
 from storage.delivery import MODE_WEEKLY, Subscriber
 from storage.models import Item
 from storage.timeutil import as_utc
@@ -75,10 +76,12 @@ def enqueue_due_digests(session: Session, now: datetime, labels: Mapping[str, st
             )
             .order_by(col(Item.score).desc(), col(Item.id))
         ).all()
-        wanted = [i for i in items if sub.wants_topics(i.topics)][:MAX_DIGEST_ITEMS]
-        parts = render_digest(
-            entries(session, wanted), sub, labels, period, weekly=sub.mode == MODE_WEEKLY
-        )
+        wanted = [i for i in items if sub.wants_topics(i.topics)]
+        stories = [
+            Entry(item=v.lead, source=v.source, also=v.also)
+            for v in stories_for(session, wanted)[:MAX_DIGEST_ITEMS]
+        ]
+        parts = render_digest(stories, sub, labels, period, weekly=sub.mode == MODE_WEEKLY)
         total += outbox.enqueue(
             session,
             (

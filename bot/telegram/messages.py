@@ -29,12 +29,32 @@ MAX_EVIDENCE = 6
 _HASHTAG_JUNK = re.compile(r"[^\w]+")
 
 
+MAX_ALSO = 8  # outlets named after "also reported by"; the rest are counted
+# Our own words for stories; kept here beside the one template that uses them.
+_ALSO = {"en": "also reported by", "ar": "ونشرته أيضاً"}
+_MORE = {"en": "{n} more", "ar": "{n} غيرها"}
+
+
 @dataclass(frozen=True)
 class Entry:
-    """An item with the name of the feed it came from, ready to render."""
+    """An item with the name of the feed it came from, ready to render.
+
+    `also`: the other outlets that reported the same story (see bot.stories).
+    """
 
     item: Item
     source: str
+    also: tuple[str, ...] = ()
+
+
+def also_reported(also: Sequence[str], lang: str) -> str:
+    """ "also reported by A, B, 3 more" as escaped HTML; "" when nobody else did."""
+    if not also:
+        return ""
+    names = [html.escape(html.shorten(name, 60)) for name in also[:MAX_ALSO]]
+    if len(also) > MAX_ALSO:
+        names.append(_MORE.get(lang, _MORE["en"]).format(n=len(also) - MAX_ALSO))
+    return f"{_ALSO.get(lang, _ALSO['en'])} {', '.join(names)}"
 
 
 def zone(name: str) -> ZoneInfo:
@@ -100,10 +120,11 @@ def render_alert(entry: Entry, sub: Subscriber) -> str:
     if summary:
         lines.append(f"<i>{html.escape(summary)}</i>")
     when = local_time(item.published_at or item.first_seen_at, sub.timezone)
-    lines.append(
-        f"📰 {t(lang, 'source')}: {html.escape(html.shorten(entry.source, 100))}\n"
-        f"🕒 {t(lang, 'published')}: {html.escape(when)}"
-    )
+    source = f"📰 {t(lang, 'source')}: {html.escape(html.shorten(entry.source, 100))}"
+    also = also_reported(entry.also, lang)
+    if also:
+        source += f" · {also}"
+    lines.append(f"{source}\n🕒 {t(lang, 'published')}: {html.escape(when)}")
     if item.topics:
         lines.append("🏷 " + " ".join(html.escape(hashtag(tp)) for tp in item.topics))
     evidence = _evidence(item)
@@ -115,9 +136,13 @@ def render_alert(entry: Entry, sub: Subscriber) -> str:
     return text
 
 
-def render_line(entry: Entry, tz: str | None = None) -> str:
-    """One item in a digest or list: linked title, source (and date when `tz` is given)."""
+def render_line(entry: Entry, tz: str | None = None, lang: str = "en") -> str:
+    """One item (or story) in a digest or list: linked title, source and the other outlets
+    that reported it, and the date when `tz` is given."""
     meta = html.escape(html.shorten(entry.source, 80))
+    also = also_reported(entry.also, lang)
+    if also:
+        meta += f" · {also}"
     if tz is not None:
         item = entry.item
         meta += " · " + html.escape(local_time(item.published_at or item.first_seen_at, tz))
@@ -184,7 +209,7 @@ def render_digest(
     key = "digest_weekly" if weekly else "digest_daily"
     header = t(lang, key, date=html.escape(period_label), count=len(entries))
     blocks = [
-        (f"<b>{html.escape(label)}</b>", render_line(entry))
+        (f"<b>{html.escape(label)}</b>", render_line(entry, lang=lang))
         for label, group in group_by_topic(entries, sub, labels)
         for entry in group
     ]

@@ -28,6 +28,9 @@ from storage.delivery import (
 )
 from storage.timeutil import utcnow
 
+# Kind of a row that edits an alert already sent (same chat, `item_id` = the alert's item).
+EDIT = "edit"
+
 
 @dataclass(frozen=True)
 class NewMessage:
@@ -85,6 +88,17 @@ def enqueue(session: Session, messages: Iterable[NewMessage]) -> int:
         stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
         inserted += len(session.exec(stmt).all())
     return inserted
+
+
+def edit_target(session: Session, row: OutboxMessage) -> OutboxMessage | None:
+    """The alert an `edit` row changes: the same chat's alert row for the same item."""
+    return session.exec(
+        select(OutboxMessage).where(
+            col(OutboxMessage.kind) == "alert",
+            col(OutboxMessage.chat_id) == row.chat_id,
+            col(OutboxMessage.item_id) == row.item_id,
+        )
+    ).first()
 
 
 def reset_in_flight(session: Session) -> int:
