@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bot.telegram.messages import Entry
 from storage.delivery import MODE_DAILY, Feedback, OutboxMessage, Subscriber
+from storage.email import EmailOutbox, EmailSubscription
 from storage.models import Feed, Item
 from storage.timeutil import utcnow
 
@@ -75,6 +76,7 @@ def erase_person(session: Session, user_id: int) -> bool:
     if sub is not None and sub.chat_type == "private":
         session.exec(delete(Feedback).where(col(Feedback.subscriber_id) == sub.id))
         session.exec(delete(OutboxMessage).where(col(OutboxMessage.subscriber_id) == sub.id))
+        _erase_email(session, sub.id)
         session.delete(sub)
         found = True
     session.exec(delete(OutboxMessage).where(col(OutboxMessage.chat_id) == user_id))
@@ -82,6 +84,17 @@ def erase_person(session: Session, user_id: int) -> bool:
         update(Subscriber).where(col(Subscriber.added_by) == user_id).values(added_by=None)
     )
     return found or bool(added.rowcount)
+
+
+def _erase_email(session: Session, subscriber_id: int | None) -> None:
+    """The address they added with /email, and mail queued for it, go too."""
+    addresses = select(EmailSubscription.id).where(
+        col(EmailSubscription.subscriber_id) == subscriber_id
+    )
+    session.exec(delete(EmailOutbox).where(col(EmailOutbox.subscription_id).in_(addresses)))
+    session.exec(
+        delete(EmailSubscription).where(col(EmailSubscription.subscriber_id) == subscriber_id)
+    )
 
 
 def record_feedback(session: Session, chat_id: int, item_id: int, value: int) -> str:
