@@ -1,4 +1,5 @@
-"""Admin commands (WATCHBOT_ADMIN_IDS only): /feeds, /stats, /deadletters, /broadcast.
+"""Admin commands (WATCHBOT_ADMIN_IDS only): /feeds, /stats, /deadletters, /broadcast, and
+the feeds.yaml editing commands of bot.telegram.feed_admin (/addfeed, /removefeed, …).
 
 Admin replies are in English; everyone else gets a polite refusal in their language.
 """
@@ -6,18 +7,23 @@ Admin replies are in English; everyone else gets a polite refusal in their langu
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.telegram import html, outbox, subscribers
+from bot.telegram.feed_admin import FeedCommands
 from bot.telegram.handlers import Base, Context, edit, reply
 from bot.telegram.i18n import t
 from bot.telegram.messages import pack
 from storage.delivery import Subscriber
 from storage.models import Feed
+
+log = logging.getLogger(__name__)
 
 
 def _when(value: object) -> str:
@@ -44,7 +50,7 @@ def feed_line(feed: Feed) -> str:
     return line
 
 
-class AdminHandlers(Base):
+class AdminHandlers(FeedCommands, Base):
     """The bot operators' view of feeds, delivery and subscribers."""
 
     def __init__(
@@ -53,16 +59,27 @@ class AdminHandlers(Base):
         labels: Mapping[str, str],
         admin_ids: Sequence[int],
         wake_sender: Callable[[], None],
+        *,
+        feeds_file: Path | None = None,
+        user_agent: str = "watchbot",
     ) -> None:
         super().__init__(engine, labels)
         self.admin_ids = frozenset(admin_ids)
         self.wake_sender = wake_sender
         self._broadcasts: dict[str, str] = {}
+        self.feeds_file = feeds_file
+        self.user_agent = user_agent
+        self._removals = {}
 
     async def _allowed(self, update: Update) -> bool:
         user = update.effective_user
         if user is not None and user.id in self.admin_ids:
             return True
+        log.warning(
+            "telegram: refused an admin command from user %s in chat %s",
+            user.id if user else None,
+            update.effective_chat.id if update.effective_chat else None,
+        )
         if update.callback_query is not None:
             await update.callback_query.answer(t(await self.language(update), "admin_only"))
         else:
@@ -95,6 +112,16 @@ class AdminHandlers(Base):
             "outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(queue.items())) or "empty")
         )
         await reply(update, "\n".join(lines))
+
+    async def rules(self, update: Update, context: Context) -> None:
+        """/rules: alerts, 👍/👎 and precision per topic rule (see `watchbot rules report`)."""
+        if not await self._allowed(update):
+            return
+        from bot.rules.telegram import report_messages
+
+        feeds_file, admins = self.feeds_file, self.admin_ids
+        for part in await self.db(lambda s: report_messages(s, feeds_file, admins)):
+            await reply(update, part)
 
     async def deadletters(self, update: Update, context: Context) -> None:
         if not await self._allowed(update):
