@@ -205,6 +205,69 @@ def feeds_export_opml(output: Path | None) -> None:
         sys.stdout.write(text)
 
 
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="What subscribers see as the source (default: the host name).")
+@click.option("--language", help="Language code: en, ar, fr, nl, de …")
+@click.option("--tier", type=click.Choice(["primary", "ngo", "media", "search", "other"]))
+def feeds_add(url: str, name: str | None, language: str | None, tier: str | None) -> None:
+    """Append a feed to the feeds file (comments and topics untouched), like /addfeed."""
+    from bot.feeds_edit import FeedsEditError, add_feed
+
+    path = _settings().feeds_file
+    try:
+        feed = add_feed(path, url, name, language=language, tier=tier)
+    except (FeedsEditError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Added {feed.name} ({feed.url}) to {path}.")
+
+
+@feeds.command("remove")
+@click.argument("feed")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def feeds_remove(feed: str, yes: bool) -> None:
+    """Remove the feed with this name or URL from the feeds file, like /removefeed."""
+    from bot.feeds_edit import FeedsEditError, lookup, remove_feed
+
+    path = _settings().feeds_file
+    try:
+        if not yes:
+            spec = lookup(path, feed)
+            click.confirm(f"Remove {spec.name} ({spec.url}) from {path}?", abort=True)
+        removed = remove_feed(path, feed)
+    except (FeedsEditError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Removed {removed.name} ({removed.url}) from {path}.")
+
+
+@feeds.command("pause")
+@click.argument("feed")
+def feeds_pause(feed: str) -> None:
+    """Set `enabled: false` on the feed with this name or URL, like /pausefeed."""
+    _set_enabled(feed, False)
+
+
+@feeds.command("resume")
+@click.argument("feed")
+def feeds_resume(feed: str) -> None:
+    """Set `enabled: true` on the feed with this name or URL, like /resumefeed."""
+    _set_enabled(feed, True)
+
+
+def _set_enabled(feed: str, enabled: bool) -> None:
+    from bot.feeds_edit import FeedsEditError, set_enabled
+
+    path = _settings().feeds_file
+    try:
+        done = set_enabled(path, feed, enabled)
+    except (FeedsEditError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    state = "resumed" if enabled else "paused"
+    if not done.changed:
+        state = f"already {'active' if enabled else 'paused'}; nothing changed"
+    click.echo(f"{done.feed.name} ({done.feed.url}): {state}.")
+
+
 @main.command()
 @click.option("--since", default="24h", show_default=True, help="How far back: 30m, 24h, 7d.")
 @click.option("--relevant", is_flag=True, help="Only items classified as relevant.")
@@ -338,6 +401,15 @@ def _register_extra_commands() -> None:
 
     main.add_command(classify_cmd)
     main.add_command(eval_cmd)
+
+    from bot.email.cli import digest_cmd, email_group
+
+    main.add_command(email_group)
+    main.add_command(digest_cmd)
+
+    from bot.rules.cli import rules_cmd
+
+    main.add_command(rules_cmd)
 
 
 _register_extra_commands()

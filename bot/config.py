@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         "starttls", description="starttls, tls (implicit) or none."
     )
     smtp_from: str = Field("watchbot <watchbot@localhost>", description="From header of e-mails.")
+    secret_key: SecretStr | None = Field(
+        None, description="Signs e-mail links; unset = a generated key kept in the database."
+    )
     public_url: str = Field(
         "http://localhost:8080", description="Public base URL of the HTTP server."
     )

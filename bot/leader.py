@@ -17,8 +17,10 @@ from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
 
-# Any constant shared by all instances; "watchbot" in ASCII.
-LOCK_KEY = 0x7761746368626F74
+# Two-key advisory lock: a constant ("wbld") and the schema, so deployments (and test runs)
+# in different schemas of one database do not contend.
+LOCK_CLASS = 0x77626C64
+LOCK_ARGS = "CAST(:c AS int), hashtext(current_schema())"
 RETRY_SECONDS = 10.0
 CHECK_SECONDS = 10.0
 
@@ -42,7 +44,9 @@ class Leadership:
         if self._conn is None:
             self._conn = self.engine.connect()
         got = bool(
-            self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+            self._conn.execute(
+                text(f"SELECT pg_try_advisory_lock({LOCK_ARGS})"), {"c": LOCK_CLASS}
+            ).scalar()
         )
         self._conn.commit()
         if not got:
@@ -56,10 +60,11 @@ class Leadership:
             held = self._conn.execute(
                 text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND pid = pg_backend_pid() AND granted "
-                    "AND ((classid::bigint << 32) | objid::bigint) = :k"
+                    "AND pid = pg_backend_pid() AND granted AND objsubid = 2 "
+                    "AND classid::bigint = :c AND objid::bigint = "
+                    "(hashtext(current_schema())::bigint & 4294967295)"
                 ),
-                {"k": LOCK_KEY},
+                {"c": LOCK_CLASS},
             ).scalar()
             self._conn.commit()
             return bool(held)
@@ -114,7 +119,9 @@ class Leadership:
         def unlock() -> None:
             assert self._conn is not None
             with contextlib.suppress(Exception):
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                self._conn.execute(
+                    text(f"SELECT pg_advisory_unlock({LOCK_ARGS})"), {"c": LOCK_CLASS}
+                )
                 self._conn.commit()
             self._close()
 

@@ -32,11 +32,14 @@ class FeedsWatcher:
         self._stamp = self._mtime()
         self._reported: str | None = None
 
-    def _mtime(self) -> float | None:
+    def _mtime(self) -> tuple[int, int, int] | None:
+        """mtime alone misses two saves within one clock tick; an atomic replace changes the
+        inode and most edits change the size."""
         try:
-            return self.path.stat().st_mtime
+            st = self.path.stat()
         except OSError:
             return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def check(self) -> bool:
         """Reload if the file changed; True when a new version went into force."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,6 +40,9 @@ async def run_service(settings: Settings) -> None:
         concurrency=settings.poll_concurrency,
         per_host=settings.per_host_concurrency,
         max_body_bytes=settings.max_body_bytes,
+        fetch_deadline=settings.fetch_timeout_seconds,
+        connect_timeout=settings.fetch_connect_timeout_seconds,
+        read_timeout=settings.fetch_read_timeout_seconds,
     )
     notifiers: list[Notifier] = []
     token = settings.telegram_token
@@ -77,12 +80,22 @@ async def run_service(settings: Settings) -> None:
                     summary.new_items,
                     pushed,
                 )
+            await wake_when_due()
         except Exception:
             log.exception("poll tick failed; the next tick will try again")
         finally:
             heartbeat.end()
             if task is not None:
                 running.discard(task)
+
+    async def wake_when_due() -> None:
+        """Run the next tick when the next feed falls due if that is before the fixed tick:
+        with 30 s ticks a feed due just after one waited up to 30 s more."""
+        wait = await poller.seconds_until_due()
+        job = scheduler.get_job("poll")
+        if wait is None or job is None or wait >= settings.poll_tick_seconds:
+            return
+        job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=max(wait, 1.0)))
 
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
@@ -102,6 +115,18 @@ async def run_service(settings: Settings) -> None:
         coalesce=True,
         id="reload",
     )
+    if settings.smtp_host is not None:  # digest e-mails: queue what is due, then send
+        from bot.email.service import EVERY_SECONDS, JOB_ID, EmailService
+
+        mailer = EmailService(settings, engine, rules.classifier.topic_labels)
+        scheduler.add_job(
+            mailer.tick,
+            "interval",
+            seconds=EVERY_SECONDS,
+            max_instances=1,
+            coalesce=True,
+            id=JOB_ID,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

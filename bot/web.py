@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
+from bot.email.web import add_email_routes
 from bot.metrics import registry_for
 from storage.models import Feed
 from storage.timeutil import as_utc, utcnow
@@ -110,6 +111,7 @@ def build_app(settings: Settings, engine: Engine, heartbeat: Heartbeat) -> web.A
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    add_email_routes(app, engine, settings)
     return app
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
-from storage import delivery, models  # noqa: F401  (registers the tables)
+from storage import delivery, email, labels, models, stories  # noqa: F401  (registers tables)
 
 
 def make_engine(url: str) -> Engine:

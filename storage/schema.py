@@ -20,7 +20,8 @@ import storage.db  # noqa: F401  (registers every table)
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SCHEMA_LOCK_KEY = 0x7762736368656D61  # "wbschema"
+SCHEMA_LOCK_CLASS = 0x77627363  # "wbsc"; the second key is the schema (see bot.leader)
+SCHEMA_LOCK_ARGS = "CAST(:c AS int), hashtext(current_schema())"
 FIX = "run `watchbot db upgrade` (or set WATCHBOT_AUTO_MIGRATE=true)"
 
 
@@ -84,11 +85,13 @@ def prepare_schema(engine: Engine, *, auto_migrate: bool = False) -> None:
         _prepare(engine, auto_migrate)
         return
     with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK_KEY})
+        conn.execute(text(f"SELECT pg_advisory_lock({SCHEMA_LOCK_ARGS})"), {"c": SCHEMA_LOCK_CLASS})
         try:
             _prepare(engine, auto_migrate)
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK_KEY})
+            conn.execute(
+                text(f"SELECT pg_advisory_unlock({SCHEMA_LOCK_ARGS})"), {"c": SCHEMA_LOCK_CLASS}
+            )
             conn.commit()
 
 

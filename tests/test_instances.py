@@ -147,7 +147,9 @@ def test_two_instances_deliver_exactly_once_and_survive_losing_the_leader(
         for user in USERS:
             counts = Counter(alerts_to(api, user))
             assert len(counts) == 9 and set(counts.values()) == {1}, counts
-        assert len(api.messages_to(LATE_USER)) == 1
+        welcomes = [m for m in api.messages_to(LATE_USER) if "Welcome" in m["plain"]]
+        assert len(welcomes) == 1
+        assert len(set(alerts_to(api, LATE_USER))) == len(alerts_to(api, LATE_USER))
 
         # SIGTERM: exits within 10 s and leaves nothing claimed.
         survivor_proc = procs[survivor][0]

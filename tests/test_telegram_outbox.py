@@ -148,7 +148,9 @@ def test_pacer_spaces_private_chats_and_groups() -> None:
     assert pacer.wait_for(B) == 0.0  # other chats are not held back
     pacer.park(B, 7)
     assert pacer.wait_for(B) == 7.0 and pacer.wait_for(A) == 1.0
-    assert pacer.global_wait() == pytest.approx(2 / 25)  # 25 per second overall, under 30
+    rate = Pacing().global_per_second
+    assert 25 <= rate < 30  # overall, under Telegram's 30/s
+    assert pacer.global_wait() == pytest.approx(2 / rate)
     now[0] += 3.0
     assert pacer.wait_for(A) == pacer.wait_for(-100123) == 0.0
 

@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.email.telegram_commands import EmailCommand
 from bot.leader import Leadership
 from bot.telegram import subscribers
 from bot.telegram.admin import AdminHandlers
@@ -61,6 +62,11 @@ ADMIN_COMMANDS = (
     ("stats", "Subscribers, items, outbox"),
     ("deadletters", "Messages that kept failing (and retry)"),
     ("broadcast", "Send a text to every active chat (asks to confirm)"),
+    ("rules", "Alerts, 👍/👎 and precision per topic rule"),
+    ("addfeed", "Add a feed: /addfeed URL [name]"),
+    ("removefeed", "Remove a feed: /removefeed NAME|URL (asks to confirm)"),
+    ("pausefeed", "Stop checking a feed: /pausefeed NAME|URL"),
+    ("resumefeed", "Check a paused feed again: /resumefeed NAME|URL"),
 )
 DIGEST_JOB_ID = "telegram-digests"
 
@@ -113,7 +119,12 @@ class TelegramService:
         self.leadership = Leadership(engine)
         self.subscriber_handlers = SubscriberHandlers(engine, self.topics)
         self.admin_handlers = AdminHandlers(
-            engine, self.topics, settings.admin_ids, self.sender.wake
+            engine,
+            self.topics,
+            settings.admin_ids,
+            self.sender.wake,
+            feeds_file=settings.feeds_file,
+            user_agent=settings.user_agent,
         )
         self._register_handlers()
 
@@ -127,7 +138,9 @@ class TelegramService:
         app.add_handler(CallbackQueryHandler(subs.settings_button, pattern=r"^s:-?\d+:\w+"))
         app.add_handler(CallbackQueryHandler(admin.deadletters_button, pattern=r"^dl:retry$"))
         app.add_handler(CallbackQueryHandler(admin.broadcast_button, pattern=r"^bc:(yes|no):\w+$"))
+        app.add_handler(CallbackQueryHandler(admin.removefeed_button, pattern=r"^rf:(yes|no):\w+$"))
         app.add_handler(ChatMemberHandler(subs.member_changed, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(CommandHandler("email", EmailCommand(self.engine, self.settings).email))
         app.add_error_handler(self._on_error)
 
     @staticmethod
@@ -135,13 +148,17 @@ class TelegramService:
         err = context.error
         log.error("telegram: handling an update failed: %s", redact(repr(err)), exc_info=err)
 
+    def _menu(self) -> tuple[str, ...]:
+        """The subscriber commands, with /email when e-mail digests are set up."""
+        return SUBSCRIBER_COMMANDS + (("email",) if self.settings.smtp_host else ())
+
     async def register_commands(self) -> None:
         """setMyCommands: the menu in English, Arabic, and with admin commands for admins."""
         bot = self.app.bot
         for lang in ("en", "ar"):
-            commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in SUBSCRIBER_COMMANDS]
+            commands = [BotCommand(c, t(lang, f"cmd_{c}")) for c in self._menu()]
             await bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
-        admin_menu = [BotCommand(c, t("en", f"cmd_{c}")) for c in SUBSCRIBER_COMMANDS]
+        admin_menu = [BotCommand(c, t("en", f"cmd_{c}")) for c in self._menu()]
         admin_menu += [BotCommand(c, d) for c, d in ADMIN_COMMANDS]
         for admin_id in self.settings.admin_ids:
             try:

@@ -97,6 +97,7 @@ _EN: dict[str, str] = {
     "channel_bot_cannot_post": "The bot must be an admin of that chat, allowed to post messages.",
     "cmd_channel": "Subscribe a channel or group you administer",
     "cmd_timezone": "Set your time zone: /timezone Europe/Berlin",
+    "cmd_email": "Get the daily digest by e-mail: /email name@example.org",
     "help": "Commands: /settings /latest /search /pause /resume /stop /delete_me /channel",
 }
 
@@ -190,6 +191,7 @@ _AR: dict[str, str] = {
     "channel_bot_cannot_post": "يجب أن يكون البوت مشرفاً في تلك المحادثة ومسموحاً له بالنشر.",
     "cmd_channel": "اشتراك قناة أو مجموعة تديرها",
     "cmd_timezone": "ضبط منطقتك الزمنية: /timezone Asia/Damascus",
+    "cmd_email": "استلام الملخص اليومي بالبريد: /email name@example.org",
     "help": "الأوامر: /settings /latest /search /pause /resume /stop /delete_me /channel",
 }
 
