@@ -225,3 +225,31 @@ async def test_an_empty_digest_is_not_sent(smtp_server: SmtpServer, database_url
     assert [r.kind for r in outbox_rows(engine)] == ["confirm"]
     assert subscription(engine, sub_id).last_digest_at is not None
     engine.dispose()
+
+
+async def test_digest_lists_a_story_once_with_its_outlets(
+    smtp_server: SmtpServer, database_url: str
+) -> None:
+    from sqlmodel import Session
+
+    from storage.stories import StoryLink
+
+    engine = make_db(database_url)
+    async with email_web(engine, email_settings(smtp_server)) as settings:
+        service = EmailService(settings, engine, TOPICS, FAST)
+        await active_address(engine, settings, ADDRESS, service)
+        first = add_item(engine, "ICJ hears Syria torture case", score=9.0, feed="Wire One")
+        copy = add_item(engine, "ICJ hears Syria torture case", score=8.0, feed="Aggregator Two")
+        with Session(engine) as session:
+            assert first.id is not None and copy.id is not None
+            session.add(StoryLink(item_id=copy.id, story_id=first.id, similarity=1.0))
+            session.commit()
+        assert service.enqueue_due(tomorrow()) == 1
+        await service.drain()
+
+    mail = smtp_server.to(ADDRESS)[-1]
+    assert str(mail["Subject"]).endswith(": 1 item")
+    text, _ = parts(mail)
+    assert text.count("ICJ hears Syria torture case") == 1
+    assert "Wire One, Aggregator Two" in text
+    engine.dispose()

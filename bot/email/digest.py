@@ -19,9 +19,10 @@ from bot.email.links import Links
 from bot.email.message import compose, serialize
 from bot.email.render import Digest, DigestItem, Section, digest_item, render_digest, topic_label
 from bot.email.schedule import last_slot, parse_hhmm, zone
+from bot.stories import stories_for
 from storage.delivery import Subscriber
 from storage.email import ACTIVE, KIND_DIGEST, EmailSubscription
-from storage.models import Feed, Item
+from storage.models import Item
 from storage.timeutil import as_utc
 
 MAX_ITEMS = 100
@@ -63,7 +64,8 @@ def select_items(
     until: datetime,
 ) -> list[tuple[Item, str]]:
     """The relevant items (alert or digest tier) first seen in (since, until] that the address
-    wants, best first, with their feed's name. The one place that picks a digest's items."""
+    wants, best first, one per story, with the names of the outlets that reported it. The one
+    place that picks a digest's items."""
     items = session.exec(
         select(Item)
         .where(
@@ -74,13 +76,9 @@ def select_items(
         )
         .order_by(col(Item.score).desc(), col(Item.id))
     ).all()
-    chosen = [i for i in items if wants(sub, owner, i.topics)][:MAX_ITEMS]
-    feed_ids = sorted({i.feed_id for i in chosen})
-    names: dict[int | None, str] = {}
-    if feed_ids:
-        rows = session.exec(select(Feed.id, Feed.name).where(col(Feed.id).in_(feed_ids))).all()
-        names = dict(rows)
-    return [(i, names.get(i.feed_id, "?")) for i in chosen]
+    chosen = [i for i in items if wants(sub, owner, i.topics)]
+    # One entry per story, not per copy: its best report, with every outlet that carried it.
+    return [(v.lead, ", ".join(v.sources)) for v in stories_for(session, chosen)][:MAX_ITEMS]
 
 
 def group(
