@@ -22,6 +22,7 @@ from tests.fake_telegram import TOKEN, FakeBotAPI, fake_bot_api
 
 __all__ = ["fake_bot_api"]
 from tests.feed_server import FeedServer, Route, rfc822_ago, rss
+from tests.test_run import wait_for
 
 STORIES = [
     ("World Court hears Canada and the Netherlands against Syria over torture",
@@ -60,15 +61,6 @@ def item(n: int) -> dict[str, str]:
     }
 
 
-def wait_until(predicate, what: str, limit: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"gave up waiting for {what}")
-
-
 def alerts_to(api: FakeBotAPI, chat_id: int) -> list[str]:
     return [m["plain"] for m in api.messages_to(chat_id) if "news.example/story-" in str(m)]
 
@@ -103,10 +95,10 @@ def test_two_instances_deliver_exactly_once_and_survive_losing_the_leader(
     }
     procs = dict([("a", start(workdir, env, "a")), ("b", start(workdir, env, "b"))])
     try:
-        wait_until(lambda: api.calls_of("getUpdates"), "one instance to long-poll")
+        wait_for(lambda: api.calls_of("getUpdates"), "one instance to long-poll")
         for user in USERS:
             api.push_command("/start", user_id=user)
-        wait_until(lambda: all(api.messages_to(u) for u in USERS), "the welcome in every chat")
+        wait_for(lambda: all(api.messages_to(u) for u in USERS), "the welcome in every chat")
 
         # Four feeds, two alert-worthy items each, spread over both instances.
         feeds = []
@@ -114,8 +106,10 @@ def test_two_instances_deliver_exactly_once_and_survive_losing_the_leader(
             feed_server.routes[f"/f{n}.xml"] = Route(rss([item(2 * n), item(2 * n + 1)]))
             feeds.append({"name": f"Outlet {n}", "url": feed_server.url(f"/f{n}.xml")})
         write_feeds(workdir, feeds)
-        wait_until(
-            lambda: all(len(alerts_to(api, u)) >= 8 for u in USERS), "8 alerts in every chat"
+        wait_for(
+            lambda: all(len(alerts_to(api, u)) >= 8 for u in USERS),
+            "8 alerts in every chat",
+            limit=60.0,
         )
         time.sleep(3)  # room for a duplicate to show up, if there were one
         for name, (proc, log) in procs.items():
@@ -138,9 +132,10 @@ def test_two_instances_deliver_exactly_once_and_survive_losing_the_leader(
         feed_server.routes["/late.xml"] = Route(rss([item(8)]))
         write_feeds(workdir, [*feeds, {"name": "Late outlet", "url": feed_server.url("/late.xml")}])
         api.push_command("/start", user_id=LATE_USER)
-        wait_until(
+        wait_for(
             lambda: all(len(alerts_to(api, u)) >= 9 for u in USERS) and api.messages_to(LATE_USER),
             "the survivor to deliver the new alert and answer /start",
+            limit=60.0,
         )
         log = procs[survivor][1].read_text()
         assert "leader: this instance now receives" in log

@@ -19,7 +19,7 @@ from bot.email.links import Links
 from bot.email.message import compose, serialize
 from bot.email.render import Digest, DigestItem, Section, digest_item, render_digest, topic_label
 from bot.email.schedule import last_slot, parse_hhmm, zone
-from bot.stories import stories_for
+from bot.stories import digest_items, stories_for
 from storage.delivery import Subscriber
 from storage.email import ACTIVE, KIND_DIGEST, EmailSubscription
 from storage.models import Item
@@ -66,16 +66,7 @@ def select_items(
     """The relevant items (alert or digest tier) first seen in (since, until] that the address
     wants, best first, one per story, with the names of the outlets that reported it. The one
     place that picks a digest's items."""
-    items = session.exec(
-        select(Item)
-        .where(
-            col(Item.tier) != "ignore",
-            ~col(Item.backfill),
-            col(Item.first_seen_at) > since,
-            col(Item.first_seen_at) <= until,
-        )
-        .order_by(col(Item.score).desc(), col(Item.id))
-    ).all()
+    items = digest_items(session, since, until)
     chosen = [i for i in items if wants(sub, owner, i.topics)]
     # One entry per story, not per copy: its best report, with every outlet that carried it.
     return [(v.lead, ", ".join(v.sources)) for v in stories_for(session, chosen)][:MAX_ITEMS]

@@ -4,7 +4,7 @@ from bot.stories.assign import assign_stories
 from bot.stories.fingerprint import Fingerprint, fingerprint
 from bot.stories.index import StoryIndex
 from bot.stories.similarity import same_story
-from bot.stories.view import StoryView, collapse, stories_for
+from bot.stories.view import StoryView, collapse, digest_items, stories_for
 
 __all__ = [
     "Fingerprint",
@@ -12,6 +12,7 @@ __all__ = [
     "StoryView",
     "assign_stories",
     "collapse",
+    "digest_items",
     "fingerprint",
     "same_story",
     "stories_for",

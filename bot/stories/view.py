@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -67,6 +68,23 @@ def collapse(
         views.append(StoryView(story, tuple(ranked), tuple(sources)))
     views.sort(key=lambda v: (-v.score, v.lead.first_seen_at, v.story_id))
     return views
+
+
+def digest_items(session: Session, since: datetime, until: datetime) -> list[Item]:
+    """Relevant, non-backfill items first seen in (since, until], best first: what any digest
+    (Telegram or e-mail) chooses from before its reader's topics and story grouping."""
+    return list(
+        session.exec(
+            select(Item)
+            .where(
+                col(Item.tier) != "ignore",
+                ~col(Item.backfill),
+                col(Item.first_seen_at) > since,
+                col(Item.first_seen_at) <= until,
+            )
+            .order_by(col(Item.score).desc(), col(Item.id))
+        ).all()
+    )
 
 
 def stories_for(session: Session, items: Sequence[Item]) -> list[StoryView]:

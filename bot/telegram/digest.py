@@ -12,11 +12,10 @@ from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot.stories import stories_for
+from bot.stories import digest_items, stories_for
 from bot.telegram import outbox
 from bot.telegram.messages import Entry, render_digest, zone
 from storage.delivery import MODE_WEEKLY, Subscriber
-from storage.models import Item
 from storage.timeutil import as_utc
 
 MAX_DIGEST_ITEMS = 200
@@ -66,16 +65,7 @@ def enqueue_due_digests(session: Session, now: datetime, labels: Mapping[str, st
         since = as_utc(sub.last_digest_at or sub.created_at)
         if since >= slot:
             continue
-        items = session.exec(
-            select(Item)
-            .where(
-                col(Item.tier) != "ignore",
-                ~col(Item.backfill),
-                col(Item.first_seen_at) > since,
-                col(Item.first_seen_at) <= now,
-            )
-            .order_by(col(Item.score).desc(), col(Item.id))
-        ).all()
+        items = digest_items(session, since, now)
         wanted = [i for i in items if sub.wants_topics(i.topics)]
         stories = [
             Entry(item=v.lead, source=v.source, also=v.also)

@@ -205,6 +205,18 @@ class Sender:
                 delay = self.pacing.backoff_base
                 await self._db(lambda s: outbox.postpone(s, row_id, delay, error, count=True))
 
+    def _content(self, row: OutboxMessage) -> dict[str, Any]:
+        """What a sent message and its later edit share: text, markup, buttons, preview."""
+        markup = (
+            InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
+        )
+        return {
+            "text": row.text,
+            "parse_mode": ParseMode.HTML,
+            "link_preview_options": LinkPreviewOptions(is_disabled=not row.link_preview),
+            "reply_markup": markup,
+        }
+
     async def _send(self, row: OutboxMessage) -> None:
         assert row.id is not None
         row_id, chat_id = row.id, row.chat_id
@@ -212,17 +224,7 @@ class Sender:
             await self._edit(row)
             return
         try:
-            message = await self.bot.send_message(
-                chat_id=chat_id,
-                text=row.text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=not row.link_preview),
-                reply_markup=(
-                    InlineKeyboardMarkup.de_json(row.reply_markup, self.bot)
-                    if row.reply_markup
-                    else None
-                ),
-            )
+            message = await self.bot.send_message(chat_id=chat_id, **self._content(row))
         except Exception as err:
             await self._failed(row, err)
         else:
@@ -247,16 +249,7 @@ class Sender:
         message_id = target.telegram_message_id
         try:
             await self.bot.edit_message_text(
-                chat_id=row.chat_id,
-                message_id=message_id,
-                text=row.text,
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=not row.link_preview),
-                reply_markup=(
-                    InlineKeyboardMarkup.de_json(row.reply_markup, self.bot)
-                    if row.reply_markup
-                    else None
-                ),
+                chat_id=row.chat_id, message_id=message_id, **self._content(row)
             )
         except BadRequest as err:
             text = str(err).lower()
