@@ -92,9 +92,12 @@ class DatabaseCollector(Collector):
 
 
 def registry_for(engine: Engine) -> CollectorRegistry:
-    """The process registry plus the database gauges for `engine` (registered once)."""
-    if not any(isinstance(c, DatabaseCollector) for c in _collectors()):
-        REGISTRY.register(DatabaseCollector(engine))
+    """The process registry plus the database gauges, read from `engine` (registered once)."""
+    for collector in _collectors():
+        if isinstance(collector, DatabaseCollector):
+            collector.engine = engine
+            return REGISTRY
+    REGISTRY.register(DatabaseCollector(engine))
     return REGISTRY
 
 

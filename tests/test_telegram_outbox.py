@@ -123,6 +123,14 @@ async def test_alerts_with_hostile_titles_are_delivered(
     assert {r.state for r in rows(engine)} == {SENT}
 
 
+def _metric(name: str) -> float:
+    from bot.metrics import REGISTRY
+
+    sample = {"sent": "watchbot_telegram_messages_sent_total", "429": "watchbot_telegram_429_total"}
+    value = REGISTRY.get_sample_value(sample[name])
+    return value or 0.0
+
+
 async def test_429_parks_only_that_chat(fake_bot_api: FakeBotAPI, database_url: str) -> None:
     engine = make_db(database_url)
     fake_bot_api.fail(
@@ -130,8 +138,11 @@ async def test_429_parks_only_that_chat(fake_bot_api: FakeBotAPI, database_url: 
     )
     queue(engine, A, "a1", "a2", "a3")
     queue(engine, B, "b1", "b2", "b3")
+    sent_before, limited_before = _metric("sent"), _metric("429")
     async with running_sender(fake_bot_api, engine):
         await until(fake_bot_api, lambda: len(fake_bot_api.sent) == 6)
+    # /metrics counts what happened (same process: the counters are process-wide).
+    assert _metric("sent") - sent_before == 6 and _metric("429") - limited_before == 1
     order = [m["text"] for m in fake_bot_api.sent]
     assert fake_bot_api.texts_to(A) == ["a1", "a2", "a3"]  # nothing lost, order kept
     assert order.index("b3") < order.index("a1")  # B went on while A waited
