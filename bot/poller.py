@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -187,7 +187,7 @@ class Poller:
             self._hosts[host] = asyncio.Semaphore(self.per_host)
         return self._hosts[host]
 
-    async def _poll_feed(self, client: httpx.AsyncClient, feed: Feed) -> FeedOutcome:
+    async def _poll_feed(self, client: aiohttp.ClientSession, feed: Feed) -> FeedOutcome:
         assert feed.id is not None
         now = utcnow()
         outcome = FeedOutcome(feed.id, feed.name, feed.url, "failed")
