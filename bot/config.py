@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     fetch_read_timeout_seconds: float = Field(
         30.0, description="Longest silence accepted while reading a feed's answer."
     )
+    parse_workers: int = Field(
+        default_factory=lambda: 1 if (os.cpu_count() or 1) >= 2 else 0,
+        description="Processes that parse and classify big feed bodies; 0 = in-process.",
+    )
     user_agent: str = Field(
         "watchbot/0.1 (+https://github.com/watchbot/watchbot; news monitor)",
         description="User-Agent sent to feed servers.",
@@ -144,6 +149,13 @@ class Settings(BaseSettings):
     def _positive_seconds(cls, v: float) -> float:
         if not v > 0:
             raise ValueError("must be a positive number of seconds")
+        return v
+
+    @field_validator("parse_workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if not 0 <= v <= 64:
+            raise ValueError("must be a number of processes from 0 to 64")
         return v
 
     @property

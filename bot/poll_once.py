@@ -32,6 +32,7 @@ async def poll_once(settings: Settings, everything: bool, show_progress: bool) -
         fetch_deadline=settings.fetch_timeout_seconds,
         connect_timeout=settings.fetch_connect_timeout_seconds,
         read_timeout=settings.fetch_read_timeout_seconds,
+        parse_workers=settings.parse_workers,
     )
     bar: list[object] = []
 
@@ -47,6 +48,7 @@ async def poll_once(settings: Settings, everything: bool, show_progress: bool) -
 
     try:
         summary = await poller.poll(everything, on_feed_done=done, on_claimed=claimed)
+        poller.parse_pool.shutdown()  # the pass is over: no worker during the hand-over
         # Items are handed on (and marked dispatched) by `watchbot run`'s notifiers, not here,
         # except that with no Telegram token there is nobody to hand them to but the console.
         if settings.telegram_token is None:

@@ -24,6 +24,7 @@ from bot import schedule
 from bot.fetch import FetchResult, fetch_feed, make_client
 from bot.ingest import to_new_entries
 from bot.parse import FeedParseError, ParsedFeed, parse_feed
+from bot.parse_pool import MIN_BODY_BYTES, ParsePool, Prepared, WorkerCrashed
 from bot.relevance import RulesHolder
 from storage.db import session_scope
 from storage.feeds import (
@@ -34,7 +35,7 @@ from storage.feeds import (
     next_due_at,
     release_leases,
 )
-from storage.items import store_entries
+from storage.items import Classify, Verdict, store_entries
 from storage.models import Feed
 from storage.timeutil import as_utc, utcnow
 
@@ -112,6 +113,7 @@ class Poller:
         fetch_deadline: float = 90.0,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        parse_workers: int = 0,
     ) -> None:
         self.engine = engine
         self.rules = rules
@@ -128,6 +130,8 @@ class Poller:
         self._flusher: asyncio.Task[None] | None = None
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchbot-db")
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        # Big bodies are parsed and classified in worker processes (0: all in-process).
+        self.parse_pool = ParsePool(parse_workers)
 
     async def _in_db(self, fn: Callable[[Session], Any]) -> Any:
         def run() -> Any:
@@ -213,14 +217,32 @@ class Poller:
                 outcome.status = "unchanged"
                 await self._succeed(feed, res, body_hash, None, unconditional)
                 return outcome
+            prepared: Prepared | None = None
             try:
-                parsed = await asyncio.to_thread(
-                    parse_feed, body, res.headers, res.final_url or feed.url, self.max_body_bytes
-                )
-            except FeedParseError as exc:
+                if self._use_pool(body):
+                    version, topics_blob = self.rules.for_workers
+                    prepared = await self.parse_pool.run(
+                        body,
+                        res.headers,
+                        res.final_url or feed.url,
+                        self.max_body_bytes,
+                        feed.language,
+                        version,
+                        topics_blob,
+                    )
+                    parsed = prepared.parsed
+                else:
+                    parsed = await asyncio.to_thread(
+                        parse_feed,
+                        body,
+                        res.headers,
+                        res.final_url or feed.url,
+                        self.max_body_bytes,
+                    )
+            except (FeedParseError, WorkerCrashed) as exc:
                 return await self._fail(feed, outcome, str(exc), res)
             outcome.status = "fetched"
-            await self._succeed(feed, res, body_hash, parsed, unconditional, outcome)
+            await self._succeed(feed, res, body_hash, parsed, unconditional, outcome, prepared)
             return outcome
         except Exception as exc:
             log.exception("feed %r (%s): unexpected error", feed.name, feed.url)
@@ -270,6 +292,7 @@ class Poller:
         parsed: ParsedFeed | None,
         unconditional: bool,
         outcome: FeedOutcome | None = None,
+        prepared: Prepared | None = None,
     ) -> None:
         now = utcnow()
         interval = timedelta(minutes=feed.interval_minutes)
@@ -302,10 +325,14 @@ class Poller:
             )
         if parsed is not None:
             changes["parse_warning"] = parsed.warning
-            entries = to_new_entries(
-                parsed.entries, res.final_url or feed.url, feed.language or parsed.language
-            )
-            classify = self.rules.verdict
+            if prepared is not None:
+                entries = prepared.entries
+                classify = self._lookup(prepared)
+            else:
+                entries = to_new_entries(
+                    parsed.entries, res.final_url or feed.url, feed.language or parsed.language
+                )
+                classify = self.rules.verdict
             first_fetch = not feed.has_succeeded
 
             def store(session: Session) -> None:
@@ -324,6 +351,30 @@ class Poller:
             await self._in_db(store)
         else:
             self._finish_later(feed.id or 0, changes)
+
+    def _use_pool(self, body: bytes) -> bool:
+        """Worth a worker: a big body, and the workers not already behind (then this process
+        parses it itself, so both cores work)."""
+        pool = self.parse_pool
+        return pool.enabled and len(body) >= MIN_BODY_BYTES and not pool.busy()
+
+    def _lookup(self, prepared: Prepared) -> Classify:
+        """The worker's verdicts as a classify callable; rules reloaded since the worker
+        classified (or an entry it did not see) are classified here, with the rules now in
+        force."""
+        verdicts: dict[tuple[str, str, str | None], Verdict] = {
+            (e.title, e.summary, e.language): v
+            for e, v in zip(prepared.entries, prepared.verdicts, strict=True)
+        }
+        rules = self.rules
+
+        def classify(title: str, text: str, lang: str | None) -> Verdict:
+            found = verdicts.get((title, text, lang))
+            if found is None or rules.for_workers[0] != prepared.rules_version:
+                return rules.verdict(title, text, lang)
+            return found
+
+        return classify
 
     def _finish_later(self, feed_id: int, changes: dict[str, Any]) -> None:
         """Queue an outcome that stores no items; queued outcomes are written together, one
@@ -357,4 +408,5 @@ class Poller:
         return max(0.0, (as_utc(due) - utcnow()).total_seconds())
 
     def close(self) -> None:
+        self.parse_pool.shutdown()
         self._db.shutdown(wait=True)

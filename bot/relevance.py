@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import pickle
 from typing import Any
 
 from bot.classify import Classifier
 from storage.items import Verdict
 
 _last: tuple[Any, Classifier] | None = None
+_versions = itertools.count(1)
 
 
 def compile_rules(topics: Any) -> Classifier:
@@ -25,10 +28,17 @@ class RulesHolder:
     """Holds the last good compiled rules; the poller asks it for verdicts."""
 
     def __init__(self, topics: Any) -> None:
-        self.classifier = compile_rules(topics)
+        self.replace(topics)
 
     def replace(self, topics: Any) -> None:
-        self.classifier = compile_rules(topics)
+        classifier = compile_rules(topics)
+        # What parse workers (bot.parse_pool) need to compile their own copy, once per
+        # version: one attribute, so a reader never pairs a version with other rules.
+        self.for_workers: tuple[int, bytes] = (
+            next(_versions),
+            pickle.dumps(topics, protocol=pickle.HIGHEST_PROTOCOL),
+        )
+        self.classifier = classifier
 
     def verdict(self, title: str, text: str, lang: str | None) -> Verdict:
         res = self.classifier.classify(title, text, lang)

@@ -43,6 +43,7 @@ async def run_service(settings: Settings) -> None:
         fetch_deadline=settings.fetch_timeout_seconds,
         connect_timeout=settings.fetch_connect_timeout_seconds,
         read_timeout=settings.fetch_read_timeout_seconds,
+        parse_workers=settings.parse_workers,
     )
     notifiers: list[Notifier] = []
     token = settings.telegram_token
