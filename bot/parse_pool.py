@@ -55,24 +55,29 @@ def _classifier(version: int, topics_blob: bytes) -> Any:
     return _compiled[1]
 
 
-def prepare(
-    body: bytes,
-    headers: dict[str, str],
-    url: str,
-    max_bytes: int,
-    feed_language: str | None,
-    rules_version: int,
-    topics_blob: bytes,
-) -> Prepared:
+@dataclass(frozen=True)
+class ParseTask:
+    """One fetched body and what the worker needs to turn it into stored-ready entries."""
+
+    body: bytes
+    headers: dict[str, str]
+    url: str
+    max_bytes: int
+    feed_language: str | None
+    rules_version: int
+    topics_blob: bytes
+
+
+def prepare(task: ParseTask) -> Prepared:
     """Runs in the worker: parse, give identities, classify every entry."""
     from bot.ingest import to_new_entries
 
-    parsed = parse_feed(body, headers, url, max_bytes)
-    entries = to_new_entries(parsed.entries, url, feed_language or parsed.language)
-    holder = _classifier(rules_version, topics_blob)
+    parsed = parse_feed(task.body, task.headers, task.url, task.max_bytes)
+    entries = to_new_entries(parsed.entries, task.url, task.feed_language or parsed.language)
+    holder = _classifier(task.rules_version, task.topics_blob)
     verdicts = [holder.verdict(e.title, e.summary, e.language) for e in entries]
     parsed.entries = []  # not needed by the caller; saves pickling them back
-    return Prepared(parsed, entries, verdicts, rules_version)
+    return Prepared(parsed, entries, verdicts, task.rules_version)
 
 
 class ParsePool:
@@ -99,24 +104,13 @@ class ParsePool:
             )
         return self._pool
 
-    async def run(
-        self,
-        body: bytes,
-        headers: dict[str, str],
-        url: str,
-        max_bytes: int,
-        feed_language: str | None,
-        rules_version: int,
-        topics_blob: bytes,
-    ) -> Prepared:
+    async def run(self, task: ParseTask) -> Prepared:
         """Prepare one body in a worker; a dead worker raises WorkerCrashed (the pool is
         replaced for the next task), the parse's own exceptions are raised as they are."""
         pool = self._get()
         self._pending += 1
         try:
-            fut = pool.submit(
-                prepare, body, headers, url, max_bytes, feed_language, rules_version, topics_blob
-            )
+            fut = pool.submit(prepare, task)
             return await asyncio.wrap_future(fut)
         except BrokenProcessPool as exc:
             if self._pool is pool:

@@ -24,7 +24,7 @@ from bot import schedule
 from bot.fetch import FetchResult, fetch_feed, make_client
 from bot.ingest import to_new_entries
 from bot.parse import FeedParseError, ParsedFeed, parse_feed
-from bot.parse_pool import MIN_BODY_BYTES, ParsePool, Prepared, WorkerCrashed
+from bot.parse_pool import MIN_BODY_BYTES, ParsePool, ParseTask, Prepared, WorkerCrashed
 from bot.relevance import RulesHolder
 from storage.db import session_scope
 from storage.feeds import (
@@ -222,13 +222,15 @@ class Poller:
                 if self._use_pool(body):
                     version, topics_blob = self.rules.for_workers
                     prepared = await self.parse_pool.run(
-                        body,
-                        res.headers,
-                        res.final_url or feed.url,
-                        self.max_body_bytes,
-                        feed.language,
-                        version,
-                        topics_blob,
+                        ParseTask(
+                            body,
+                            res.headers,
+                            res.final_url or feed.url,
+                            self.max_body_bytes,
+                            feed.language,
+                            version,
+                            topics_blob,
+                        )
                     )
                     parsed = prepared.parsed
                 else:

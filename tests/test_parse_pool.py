@@ -72,9 +72,9 @@ def _count_pool_runs(monkeypatch: pytest.MonkeyPatch, poller: Poller) -> list[st
     calls: list[str] = []
     run = poller.parse_pool.run
 
-    async def counted(body: bytes, *args: Any) -> Any:
-        calls.append(args[1])
-        return await run(body, *args)
+    async def counted(task: parse_pool.ParseTask) -> Any:
+        calls.append(task.url)
+        return await run(task)
 
     monkeypatch.setattr(poller.parse_pool, "run", counted)
     return calls
