@@ -62,10 +62,12 @@ EMAIL_FAILURES = Counter(
 class DatabaseCollector(Collector):
     """Feeds by state and outbox rows by state, read when Prometheus scrapes."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | None) -> None:
+        self.engine = engine  # set by the HTTP server; None: no database gauges yet
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.engine is None:
+            return
         feeds = GaugeMetricFamily("watchbot_feeds", "Feeds by health state.", labels=["state"])
         outbox = GaugeMetricFamily(
             "watchbot_outbox_messages", "Telegram outbox rows by state.", labels=["state"]
@@ -91,15 +93,11 @@ class DatabaseCollector(Collector):
         yield outbox
 
 
+_database = DatabaseCollector(None)
+REGISTRY.register(_database)
+
+
 def registry_for(engine: Engine) -> CollectorRegistry:
-    """The process registry plus the database gauges, read from `engine` (registered once)."""
-    for collector in _collectors():
-        if isinstance(collector, DatabaseCollector):
-            collector.engine = engine
-            return REGISTRY
-    REGISTRY.register(DatabaseCollector(engine))
+    """The process registry, its database gauges read from `engine`."""
+    _database.engine = engine
     return REGISTRY
-
-
-def _collectors() -> list[Collector]:
-    return list(getattr(REGISTRY, "_collector_to_names", {}).keys())
